@@ -1,0 +1,92 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module graph (acyclic; see docs/architecture.md):
+//   BulwarkCore  <- BulwarkAuth <- BulwarkSessions
+//   BulwarkCore  <- BulwarkVenue
+//   BulwarkCore  <- BulwarkStore
+//   all of them  <- BulwarkGateway <- bulwark (executable)
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Bulwark",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bulwark", targets: ["bulwark"]),
+        .library(name: "BulwarkCore", targets: ["BulwarkCore"]),
+        .library(name: "BulwarkGateway", targets: ["BulwarkGateway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        .target(
+            name: "BulwarkCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .target(
+            name: "BulwarkAuth",
+            dependencies: [
+                "BulwarkCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "BulwarkSessions",
+            dependencies: ["BulwarkCore", "BulwarkAuth"],
+            swiftSettings: strict),
+        .target(
+            name: "BulwarkVenue",
+            dependencies: ["BulwarkCore"],
+            swiftSettings: strict),
+        .target(
+            name: "BulwarkStore",
+            dependencies: [
+                "BulwarkCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "BulwarkGateway",
+            dependencies: [
+                "BulwarkCore", "BulwarkAuth", "BulwarkSessions", "BulwarkVenue", "BulwarkStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "bulwark",
+            dependencies: [
+                "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "BulwarkCoreTests", dependencies: ["BulwarkCore"], swiftSettings: strict),
+        .testTarget(name: "BulwarkAuthTests", dependencies: ["BulwarkAuth"], swiftSettings: strict),
+        .testTarget(name: "BulwarkVenueTests", dependencies: ["BulwarkVenue"], swiftSettings: strict),
+        .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore"], swiftSettings: strict),
+        .testTarget(name: "BulwarkGatewayTests", dependencies: ["BulwarkGateway"], swiftSettings: strict),
+    ]
+)

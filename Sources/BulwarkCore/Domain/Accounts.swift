@@ -1,0 +1,104 @@
+/// What an API key may do (PROTOCOL.md §6).
+public enum Scope: String, Sendable, CaseIterable, Comparable {
+    case read
+    case trade
+    case cancel
+    case account
+
+    public static func < (lhs: Scope, rhs: Scope) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// Parses a comma- or space-separated list; nil when any entry is unknown.
+    public static func parseList(_ text: String) -> Set<Scope>? {
+        let parts = text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+        var scopes = Set<Scope>()
+        for part in parts {
+            guard let scope = Scope(rawValue: part) else { return nil }
+            scopes.insert(scope)
+        }
+        return scopes
+    }
+
+    public static func render(_ scopes: Set<Scope>) -> String {
+        scopes.sorted().map(\.rawValue).joined(separator: ",")
+    }
+}
+
+/// Signature algorithms an API key can use (PROTOCOL.md §4.1).
+public enum KeyAlgorithm: String, Sendable, CaseIterable {
+    case ed25519
+    case es256
+    case mlDSA65 = "ml-dsa-65"
+    case hmacSHA256 = "hmac-sha256"
+
+    /// Length of the raw public key on the wire and in `keys create --public-key`.
+    public var publicKeyLength: Int? {
+        switch self {
+        case .ed25519: 32
+        case .es256: 65
+        case .mlDSA65: 1952
+        case .hmacSHA256: nil
+        }
+    }
+}
+
+public enum AccountStatus: String, Sendable {
+    case enabled
+    case disabled
+}
+
+public enum KeyStatus: String, Sendable {
+    case active
+    case revoked
+}
+
+public struct AccountRecord: Sendable, Equatable {
+    public let id: String
+    public let name: String
+    public let status: AccountStatus
+    public let createdMs: Int64
+
+    public init(id: String, name: String, status: AccountStatus, createdMs: Int64) {
+        self.id = id
+        self.name = name
+        self.status = status
+        self.createdMs = createdMs
+    }
+}
+
+public struct APIKeyRecord: Sendable, Equatable {
+    public let id: String
+    public let accountID: String
+    public let algorithm: KeyAlgorithm
+    public let publicKey: [UInt8]
+    public let scopes: Set<Scope>
+    public let label: String
+    public let status: KeyStatus
+    public let createdMs: Int64
+    public let expiresMs: Int64?
+
+    public init(
+        id: String, accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>,
+        label: String, status: KeyStatus, createdMs: Int64, expiresMs: Int64?
+    ) {
+        self.id = id
+        self.accountID = accountID
+        self.algorithm = algorithm
+        self.publicKey = publicKey
+        self.scopes = scopes
+        self.label = label
+        self.status = status
+        self.createdMs = createdMs
+        self.expiresMs = expiresMs
+    }
+
+    public func isUsable(atMs now: Int64) -> Bool {
+        status == .active && (expiresMs.map { now < $0 } ?? true)
+    }
+}
+
+/// Read access to credentials, implemented by the store. Lives in Core so that Auth can verify
+/// logins without depending on a database.
+public protocol CredentialDirectory: Sendable {
+    func apiKey(id: String) throws -> APIKeyRecord?
+    func account(id: String) throws -> AccountRecord?
+}

@@ -1,0 +1,73 @@
+import BulwarkAuth
+import BulwarkCore
+import BulwarkSessions
+import BulwarkStore
+import BulwarkVenue
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// The node's shared services, wired once at start. Handlers and connections reach everything
+/// through this one value instead of globals.
+public final class GatewayApp: Sendable {
+    let configuration: GatewayConfiguration
+    let clock: any WallClock
+    let store: SQLiteStore
+    let sessions: SessionRegistry
+    let login: SignatureLogin
+    let hub: FanoutHub
+    let venue: BuiltinVenue
+    let marketData: MarketDataPublisher
+    let metrics = GatewayMetrics()
+    let connections = ConnectionDirectory()
+    let identity: IdentityKey
+    let logger: Logger
+
+    init(
+        configuration: GatewayConfiguration, clock: any WallClock, store: SQLiteStore, identity: IdentityKey,
+        venue: BuiltinVenue, hub: FanoutHub, marketData: MarketDataPublisher, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.clock = clock
+        self.store = store
+        self.identity = identity
+        self.venue = venue
+        self.hub = hub
+        self.marketData = marketData
+        self.logger = logger
+        sessions = SessionRegistry(
+            policy: SessionPolicy(
+                idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs))
+        login = SignatureLogin(directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs)
+    }
+
+    /// Ready when the store answers (the built-in venue is in-process and always reachable).
+    func isReady() -> Bool { store.ping() }
+
+    /// Called on the event loop right after `101 Switching Protocols`.
+    func attachWebSocket(channel: any Channel) throws {
+        let limits = configuration.limits
+        let (stream, continuation) = AsyncStream.makeStream(of: RPCRequest.self)
+        let inFlight = InFlightCounter()
+        let intake = RequestIntake(
+            parser: StrictJSONParser(), continuation: continuation, inFlight: inFlight, maxInFlight: limits.maxInFlight,
+            clock: clock)
+        let handler = WebSocketConnectionHandler(limits: limits, sink: intake)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let outbound = ConnectionOutbound(channel: channel, handler: handler)
+        intake.outbound = outbound
+        let clientIP = channel.remoteAddress?.ipAddress ?? "unknown"
+        let connection = Connection(id: Identifier.random(prefix: "c", bytes: 12), outbound: outbound, clientIP: clientIP, app: self)
+        connections.add(connection)
+        metrics.connectionsOpen.add(1, ordering: .relaxed)
+        Task { [metrics] in
+            await connection.start()
+            for await request in stream {
+                await connection.handle(request)
+                inFlight.decrement()
+            }
+            await connection.closed()
+            metrics.connectionsOpen.subtract(1, ordering: .relaxed)
+        }
+    }
+}

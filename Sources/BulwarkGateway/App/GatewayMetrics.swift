@@ -1,0 +1,14 @@
+import Synchronization
+
+/// Process counters, read by logs now and by `/metrics` when the observability milestone lands.
+public final class GatewayMetrics: Sendable {
+    public let connectionsAccepted = Atomic<Int>(0)
+    public let connectionsOpen = Atomic<Int>(0)
+    public let upgradesRefused = Atomic<Int>(0)
+    public let loginSuccesses = Atomic<Int>(0)
+    public let loginFailures = Atomic<Int>(0)
+    public let authDeadlineCloses = Atomic<Int>(0)
+    public let ordersPlaced = Atomic<Int>(0)
+
+    public init() {}
+}

@@ -1,0 +1,196 @@
+import BulwarkCore
+import BulwarkStore
+import BulwarkVenue
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+
+/// Starts a gateway from a configuration: provisions the data folder, wires the services, serves
+/// until SIGTERM or SIGINT, then drains and returns (exit status 0).
+public struct GatewayRunner: Sendable {
+    public let configuration: GatewayConfiguration
+    public let readyFile: String?
+
+    public init(configuration: GatewayConfiguration, readyFile: String?) {
+        self.configuration = configuration
+        self.readyFile = readyFile
+    }
+
+    public func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "bulwark")
+        let clock = SystemClock()
+        let folder = DataFolder(path: configuration.dataDirectory)
+        let (store, identity, report) = try folder.prepare(clock: clock, demo: configuration.demoEnabled)
+
+        let sslContext: NIOSSLContext?
+        if configuration.tlsEnabled {
+            let certificatePath = configuration.tlsCertificateFile ?? folder.pki.serverCertificatePath
+            let keyPath = configuration.tlsKeyFile ?? folder.pki.serverKeyPath
+            sslContext = try TLSSetup.serverContext(
+                certificateChainPEM: SecretFile.read(certificatePath), privateKeyPEM: SecretFile.read(keyPath),
+                minimumVersion: configuration.tlsMinimumVersion)
+        } else {
+            sslContext = nil
+        }
+
+        let hub = FanoutHub()
+        let marketData = MarketDataPublisher(hub: hub)
+        let venue = BuiltinVenue(instruments: DemoMarket.instruments, events: marketData)
+        marketData.venue = venue
+        // Read the feed position first: a deposit landing in between is then both read here and
+        // replayed by the follower, and the venue ignores the second copy (deposit ids are unique).
+        let startChangeSeq = try store.latestChangeSeq()
+        let funded = await venue.applyDeposits(try store.deposits().map(\.venueDeposit))
+        if configuration.demoEnabled, let house = try store.account(named: DemoMarket.houseAccountName) {
+            await venue.seedHouseLiquidity(accountID: house.id, nowMs: clock.nowMs())
+        }
+        let app = GatewayApp(
+            configuration: configuration, clock: clock, store: store, identity: identity, venue: venue, hub: hub,
+            marketData: marketData, logger: logger)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let server = GatewayServer(app: app, group: group, sslContext: sslContext)
+        let address = try await server.start()
+        let scheme = configuration.tlsEnabled ? "wss" : "ws"
+        let hostForURL = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
+        let url = "\(scheme)://\(hostForURL):\(address.port ?? configuration.listenPort)\(GatewayServer.webSocketPath)"
+        if let demo = report.demo { try folder.writeDemoInfo(demo, url: url) }
+        printBanner(report: report, folder: folder, url: url, identity: identity, deposits: funded)
+        if let readyFile {
+            try SecretFile.writePublic("\(configuration.listenHost):\(address.port ?? 0)\n", to: readyFile)
+        }
+
+        let service = GatewayService(app: app, server: server, startChangeSeq: startChangeSeq, logger: logger)
+        let group2 = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group2.run()
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    private func printBanner(report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int) {
+        var lines: [String] = ["", "Bulwark gateway"]
+        for line in report.created { lines.append("  created  \(line)") }
+        for line in report.reused { lines.append("  reused   \(line)") }
+        lines.append("  gateway identity (Ed25519): \(identity.publicKeyB64u)")
+        lines.append("  credited \(deposits) deposit(s) to the built-in venue")
+        lines.append("")
+        lines.append("  listening  \(url)")
+        if configuration.tlsEnabled {
+            lines.append("  trust CA   \(folder.pki.caCertificatePath)")
+        } else {
+            lines.append("  WARNING    plain ws:// on loopback (development only)")
+        }
+        if let demo = report.demo {
+            lines.append("  demo key   \(demo.keyID) (account \(demo.accountID)), private key \(demo.privateKeyPath)")
+            lines.append("")
+            lines.append("  try it:    python3 examples/walkthrough.py --data \(folder.path)")
+        }
+        lines.append("")
+        // Printed in one write so the banner is never interleaved with log lines.
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+/// The running gateway as a ServiceLifecycle service: serves, follows the change feed, expires
+/// sessions, and on graceful shutdown drains connections.
+struct GatewayService: Service {
+    let app: GatewayApp
+    let server: GatewayServer
+    let startChangeSeq: Int64
+    let logger: Logger
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await ChangeFeedFollower(app: app, afterSeq: startChangeSeq).run() }
+            tasks.addTask { await SessionSweeper(app: app).run() }
+            tasks.addTask {
+                try? await gracefulShutdown()
+                await drain()
+            }
+            await tasks.next()
+            tasks.cancelAll()
+        }
+    }
+
+    /// Stop accepting, send `server.shutdown` to everyone, wait the drain time, close with 1001.
+    private func drain() async {
+        logger.info("shutting down", metadata: ["connections": "\(app.connections.count)"])
+        await server.stopAccepting()
+        let connections = app.connections.all
+        guard !connections.isEmpty else { return }
+        let drainMs = app.configuration.shutdownDrainMs
+        let deadline = app.clock.nowMs() + drainMs
+        for connection in connections { await connection.beginShutdown(deadlineMs: deadline) }
+        try? await Task.sleep(for: .milliseconds(drainMs))
+        for connection in connections { await connection.finishShutdown() }
+        // Give close handshakes a moment; the handler closes sockets itself after 2 s at most.
+        for _ in 0..<20 where app.connections.count > 0 { try? await Task.sleep(for: .milliseconds(100)) }
+    }
+}
+
+/// Applies changes made by other processes (the CLI) to this node within a second.
+struct ChangeFeedFollower {
+    let app: GatewayApp
+    var afterSeq: Int64
+    static let pollInterval = Duration.milliseconds(250)
+
+    init(app: GatewayApp, afterSeq: Int64) {
+        self.app = app
+        self.afterSeq = afterSeq
+    }
+
+    func run() async {
+        var cursor = afterSeq
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.pollInterval)
+            do {
+                for change in try app.store.changes(afterSeq: cursor) {
+                    cursor = change.seq
+                    await apply(change)
+                }
+            } catch {
+                app.logger.error("change feed read failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func apply(_ change: ChangeEvent) async {
+        switch change.kind {
+        case .keyRevoked:
+            let ended = app.sessions.endAll(keyID: change.subject, reason: .keyRevoked)
+            app.logger.notice("key revoked", metadata: ["key": "\(change.subject)", "sessions_ended": "\(ended)"])
+        case .accountDisabled:
+            app.sessions.endAll(accountID: change.subject, reason: .accountDisabled)
+        case .deposit:
+            if let id = Int64(change.subject), let deposit = try? app.store.deposit(id: id) {
+                await app.venue.applyDeposits([deposit.venueDeposit])
+            }
+        }
+    }
+}
+
+/// Ends sessions whose idle or absolute deadline passed (close 4001), once a second.
+struct SessionSweeper {
+    let app: GatewayApp
+
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            app.sessions.expire(nowMs: app.clock.nowMs())
+        }
+    }
+}
+
+extension Deposit {
+    var venueDeposit: VenueDeposit { VenueDeposit(id: id, accountID: accountID, asset: asset, amount: amount) }
+}

@@ -1,0 +1,202 @@
+import BulwarkCore
+import Configuration
+import Foundation
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The gateway's settings, resolved from (highest precedence first) command-line flags, `BULWARK_*`
+/// environment variables, the JSON config file, and the defaults of `SettingCatalogue`.
+public struct GatewayConfiguration: Sendable {
+    public var dataDirectory: String
+    public var listenHost: String
+    public var listenPort: Int
+    public var tlsEnabled: Bool
+    public var tlsMinimumVersion: TLSMinimumVersion
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
+    public var limits: ConnectionLimits
+    public var allowedOrigins: Set<String>
+    public var recvWindowMs: Int64
+    public var sessionIdleTimeoutMs: Int64
+    public var sessionAbsoluteTimeoutMs: Int64
+    public var shutdownDrainMs: Int64
+    public var demoEnabled: Bool
+
+    public enum TLSMinimumVersion: String, Sendable {
+        case tls12 = "1.2"
+        case tls13 = "1.3"
+    }
+
+    /// Resolves the configuration.
+    /// - Parameters:
+    ///   - file: a JSON config file (nested objects or dotted keys), or nil.
+    ///   - environment: the process environment; only `BULWARK_*` variables are read.
+    ///   - overrides: values from command-line flags, by catalogue key.
+    public static func load(
+        file: String?, environment: [String: String], overrides: [String: String] = [:]
+    ) throws -> GatewayConfiguration {
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: try typedValues(overrides, origin: "command line"))
+        ]
+        providers.append(InMemoryProvider(name: "environment", values: try environmentValues(environment)))
+        if let file {
+            providers.append(InMemoryProvider(name: "file", values: try fileValues(path: file)))
+        }
+        return try resolve(ConfigReader(providers: providers))
+    }
+
+    private static func resolve(_ reader: ConfigReader) throws -> GatewayConfiguration {
+        func string(_ key: String) -> String {
+            reader.string(forKey: ConfigKey(key), default: SettingCatalogue.spec(key)!.defaultValue)
+        }
+        func int(_ key: String) -> Int {
+            reader.int(forKey: ConfigKey(key), default: Int(SettingCatalogue.spec(key)!.defaultValue)!)
+        }
+        func bool(_ key: String) -> Bool {
+            reader.bool(forKey: ConfigKey(key), default: SettingCatalogue.spec(key)!.defaultValue == "true")
+        }
+        let (host, port) = try parseHostPort(string("listen"))
+        guard let minimum = TLSMinimumVersion(rawValue: string("tls.min_version")) else {
+            throw ConfigurationError("tls.min_version must be 1.2 or 1.3")
+        }
+        let limits = ConnectionLimits(
+            maxMessageBytes: int("ws.max_message_bytes"), maxFrameBytes: int("ws.max_frame_bytes"),
+            maxFragments: int("ws.max_fragments"), maxSubscriptions: int("ws.max_subscriptions"),
+            maxInFlight: int("ws.max_in_flight"), handshakeDeadlineMs: Int64(int("ws.handshake_deadline_ms")),
+            authDeadlineMs: Int64(int("ws.auth_deadline_ms")), pingIntervalMs: Int64(int("ws.ping_interval_ms")),
+            pongTimeoutMs: Int64(int("ws.pong_timeout_ms")))
+        try limits.validate()
+        let certificate = string("tls.cert_file")
+        let key = string("tls.key_file")
+        guard certificate.isEmpty == key.isEmpty else {
+            throw ConfigurationError("tls.cert_file and tls.key_file must be set together")
+        }
+        let origins = string("ws.allowed_origins").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        let configuration = GatewayConfiguration(
+            dataDirectory: string("data"), listenHost: host, listenPort: port, tlsEnabled: bool("tls.enabled"),
+            tlsMinimumVersion: minimum, tlsCertificateFile: certificate.isEmpty ? nil : certificate,
+            tlsKeyFile: key.isEmpty ? nil : key, limits: limits, allowedOrigins: Set(origins.filter { !$0.isEmpty }),
+            recvWindowMs: Int64(int("auth.recv_window_ms")), sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
+            sessionAbsoluteTimeoutMs: Int64(int("session.absolute_timeout_ms")),
+            shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
+        try configuration.validate()
+        return configuration
+    }
+
+    func validate() throws {
+        guard (0...60_000).contains(recvWindowMs) else {
+            throw ConfigurationError("auth.recv_window_ms must be within 0...60000")
+        }
+        guard sessionIdleTimeoutMs > 0, sessionAbsoluteTimeoutMs > 0 else {
+            throw ConfigurationError("session timeouts must be positive")
+        }
+        // Plain ws:// would expose credentials and orders on the network: loopback only.
+        if !tlsEnabled && !Self.isLoopback(listenHost) {
+            throw ConfigurationError(
+                "tls.enabled=false is only allowed on a loopback address; \(listenHost) is not one")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    static func parseHostPort(_ text: String) throws -> (String, Int) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ConfigurationError("listen must be HOST:PORT, got \(text)")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw ConfigurationError("listen must be HOST:PORT, got \(text)") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigurationError("listen must be HOST:PORT with a port in 0...65535, got \(text)")
+        }
+        return (String(host), port)
+    }
+
+    // MARK: Sources
+
+    private static func typedValues(_ raw: [String: String], origin: String) throws -> [AbsoluteConfigKey: ConfigValue] {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, text) in raw {
+            guard let spec = SettingCatalogue.spec(key) else { throw ConfigurationError("unknown setting \(key) (\(origin))") }
+            values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = try typed(text, spec: spec, origin: origin)
+        }
+        return values
+    }
+
+    private static func typed(_ text: String, spec: SettingSpec, origin: String) throws -> ConfigValue {
+        switch spec.kind {
+        case .int:
+            guard let number = Int(text) else { throw ConfigurationError("\(spec.key) must be an integer, got '\(text)' (\(origin))") }
+            return ConfigValue(.int(number), isSecret: false)
+        case .bool:
+            switch text.lowercased() {
+            case "true", "1", "yes": return ConfigValue(.bool(true), isSecret: false)
+            case "false", "0", "no": return ConfigValue(.bool(false), isSecret: false)
+            default: throw ConfigurationError("\(spec.key) must be true or false, got '\(text)' (\(origin))")
+            }
+        case .string, .stringList:
+            return ConfigValue(.string(text), isSecret: false)
+        }
+    }
+
+    private static func environmentValues(_ environment: [String: String]) throws -> [AbsoluteConfigKey: ConfigValue] {
+        let byName = Dictionary(uniqueKeysWithValues: SettingCatalogue.all.map { ($0.environmentName, $0) })
+        var raw: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix("BULWARK_") {
+            // A typo in a BULWARK_ variable would otherwise be silently ignored.
+            guard let spec = byName[name] else { throw ConfigurationError("unknown environment variable \(name)") }
+            raw[spec.key] = value
+        }
+        return try typedValues(raw, origin: "environment")
+    }
+
+    private static func fileValues(path: String) throws -> [AbsoluteConfigKey: ConfigValue] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read config file \(path)")
+        }
+        let document: JSONValue
+        do {
+            document = try StrictJSONParser().parse(Array(data))
+        } catch {
+            throw ConfigurationError("config file \(path) is not valid JSON: \(error.reason) at byte \(error.offset)")
+        }
+        guard case .object(let root) = document else { throw ConfigurationError("config file \(path) must hold a JSON object") }
+        var raw: [String: String] = [:]
+        try flatten(root, prefix: "", into: &raw, path: path)
+        return try typedValues(raw, origin: path)
+    }
+
+    private static func flatten(_ object: JSONObject, prefix: String, into raw: inout [String: String], path: String) throws {
+        for (key, value) in object.members {
+            let full = prefix.isEmpty ? key : prefix + "." + key
+            switch value {
+            case .object(let nested): try flatten(nested, prefix: full, into: &raw, path: path)
+            case .string(let text): raw[full] = text
+            case .bool(let flag): raw[full] = flag ? "true" : "false"
+            case .number(let number):
+                guard let integer = number.int64 else { throw ConfigurationError("\(full) must be an integer (\(path))") }
+                raw[full] = String(integer)
+            case .array(let items):
+                let texts = items.compactMap(\.stringValue)
+                guard texts.count == items.count else { throw ConfigurationError("\(full) must be a list of strings (\(path))") }
+                raw[full] = texts.joined(separator: ",")
+            case .null:
+                throw ConfigurationError("\(full) must not be null (\(path))")
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/// Every configuration key the gateway reads, with its type, default and meaning.
+///
+/// One list drives reading, validation (unknown keys and malformed values are startup errors, not
+/// silently ignored) and the reference table in docs/operations.md (`bulwark config reference`).
+public struct SettingSpec: Sendable {
+    public enum Kind: String, Sendable {
+        case int
+        case string
+        case bool
+        case stringList = "string list"
+    }
+
+    public let key: String
+    public let kind: Kind
+    public let defaultValue: String
+    public let help: String
+
+    /// The environment variable that overrides this key: `BULWARK_` + key, dots as underscores.
+    public var environmentName: String {
+        "BULWARK_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+}
+
+public enum SettingCatalogue {
+    public static let all: [SettingSpec] = [
+        SettingSpec(key: "data", kind: .string, defaultValue: ".bulwark", help: "Data folder: database, TLS material, keys."),
+        SettingSpec(key: "listen", kind: .string, defaultValue: "127.0.0.1:8443", help: "Public listener HOST:PORT (port 0 picks a free port)."),
+        SettingSpec(key: "tls.enabled", kind: .bool, defaultValue: "true", help: "TLS on the public listener. Disabling it is refused unless the listener is on loopback."),
+        SettingSpec(key: "tls.min_version", kind: .string, defaultValue: "1.3", help: "Lowest TLS version: 1.3, or 1.2 (then ECDHE+AEAD suites only)."),
+        SettingSpec(key: "tls.cert_file", kind: .string, defaultValue: "", help: "PEM certificate chain; empty uses the development certificate in DATA/tls."),
+        SettingSpec(key: "tls.key_file", kind: .string, defaultValue: "", help: "PEM private key for tls.cert_file."),
+        SettingSpec(key: "ws.max_message_bytes", kind: .int, defaultValue: "65536", help: "Largest WebSocket message (after reassembly); beyond it the connection closes with 1009."),
+        SettingSpec(key: "ws.max_frame_bytes", kind: .int, defaultValue: "65536", help: "Largest single WebSocket frame; beyond it the connection closes with 1009."),
+        SettingSpec(key: "ws.max_fragments", kind: .int, defaultValue: "64", help: "Most frames one message may be split into; beyond it the connection closes with 1009."),
+        SettingSpec(key: "ws.max_subscriptions", kind: .int, defaultValue: "64", help: "Most channels one connection may subscribe to (invalid_params beyond)."),
+        SettingSpec(key: "ws.max_in_flight", kind: .int, defaultValue: "32", help: "Requests a connection may have queued and unanswered; beyond it requests get rate_limited (bucket in_flight)."),
+        SettingSpec(key: "ws.handshake_deadline_ms", kind: .int, defaultValue: "5000", help: "Time from TCP accept to a finished WebSocket upgrade; slower connections are dropped."),
+        SettingSpec(key: "ws.auth_deadline_ms", kind: .int, defaultValue: "30000", help: "Time from hello to a successful public/auth; then close 1008."),
+        SettingSpec(key: "ws.ping_interval_ms", kind: .int, defaultValue: "20000", help: "Server ping interval."),
+        SettingSpec(key: "ws.pong_timeout_ms", kind: .int, defaultValue: "20000", help: "Silence after a ping before the connection is dropped."),
+        SettingSpec(key: "ws.allowed_origins", kind: .stringList, defaultValue: "", help: "Exact Origin values allowed to upgrade when a browser sends Origin (comma-separated); empty allows none."),
+        SettingSpec(key: "auth.recv_window_ms", kind: .int, defaultValue: "5000", help: "Accepted clock skew of timestamp_ms in public/auth (at most 60000)."),
+        SettingSpec(key: "session.idle_timeout_ms", kind: .int, defaultValue: "1800000", help: "Idle session timeout (capped at 1 h, NIST SP 800-63B-4 AAL2)."),
+        SettingSpec(key: "session.absolute_timeout_ms", kind: .int, defaultValue: "43200000", help: "Absolute session lifetime (capped at 24 h, NIST SP 800-63B-4 AAL2)."),
+        SettingSpec(key: "shutdown.drain_ms", kind: .int, defaultValue: "3000", help: "On SIGTERM: time between server.shutdown and the 1001 close."),
+        SettingSpec(key: "demo.enabled", kind: .bool, defaultValue: "true", help: "Seed the demo market: instruments, a demo account and key, and resting house liquidity."),
+    ]
+
+    public static func spec(_ key: String) -> SettingSpec? { all.first { $0.key == key } }
+
+    /// The reference table for docs/operations.md.
+    public static func markdownTable() -> String {
+        var lines = ["| key | environment | type | default | meaning |", "|---|---|---|---|---|"]
+        for spec in all {
+            let shownDefault = spec.defaultValue.isEmpty ? "(empty)" : "`\(spec.defaultValue)`"
+            lines.append("| `\(spec.key)` | `\(spec.environmentName)` | \(spec.kind.rawValue) | \(shownDefault) | \(spec.help) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,75 @@
+import BulwarkCore
+import BulwarkVenue
+import NIOConcurrencyHelpers
+
+/// Turns venue events into channel notifications: public `trades.*`, `book.*`, `ticker.*` and the
+/// private `orders`, `fills`, `balances` of each account.
+final class MarketDataPublisher: VenueEventSink, Sendable {
+    let hub: FanoutHub
+    private let venueBox = NIOLockedValueBox<BuiltinVenue?>(nil)
+
+    init(hub: FanoutHub) { self.hub = hub }
+
+    var venue: BuiltinVenue? {
+        get { venueBox.withLockedValue { $0 } }
+        set { venueBox.withLockedValue { $0 = newValue } }
+    }
+
+    /// Registers a subscriber; a book subscription first receives a snapshot, atomically with
+    /// respect to the deltas that follow it.
+    func subscribe(_ topic: SubscriptionTopic, subscriber: FanoutHub.Subscriber) async {
+        guard case .publicMarket(.book, let instrument) = topic.kind, let venue else {
+            hub.subscribe(topic: topic.key, subscriber)
+            return
+        }
+        let hub = self.hub
+        _ = await venue.withBookSnapshot(instrument: instrument, depth: nil) { snapshot in
+            hub.subscribe(topic: topic.key, subscriber)
+            let bytes = Notification.subscription(channel: topic.channel, seq: snapshot.seq, prevSeq: nil) { w in
+                Render.book(type: "snapshot", bids: snapshot.bids, asks: snapshot.asks, to: &w)
+            }
+            FanoutHub.send(bytes, to: subscriber)
+        }
+    }
+
+    /// Called inside the venue's serial order.
+    func venueEvents(_ events: [EngineEvent]) {
+        for event in events {
+            switch event {
+            case .trade(let trade):
+                publishPublic(.trades, trade.instrument) { w in Render.publicTrade(trade, to: &w) }
+                for (account, side, fee, orderID) in [
+                    (trade.takerAccountID, trade.takerSide, trade.takerFee, trade.takerOrderID),
+                    (trade.makerAccountID, trade.takerSide.opposite, trade.makerFee, trade.makerOrderID),
+                ] {
+                    publishPrivate(.fills, account) { w in
+                        Render.fill(trade, side: side, fee: fee, orderID: orderID, liquidity: orderID == trade.takerOrderID ? "taker" : "maker", to: &w)
+                    }
+                }
+            case .bookDelta(let instrument, let seq, let changes):
+                let bids = changes.filter { $0.side == .buy }.map { (price: $0.price, qty: $0.qty) }
+                let asks = changes.filter { $0.side == .sell }.map { (price: $0.price, qty: $0.qty) }
+                let topic = SubscriptionTopic(.publicMarket(.book, instrument: instrument))
+                hub.publish(topic: topic.key, channel: topic.channel, explicitSeq: seq, prevSeq: seq - 1, delivery: .droppable) { w in
+                    Render.book(type: "delta", bids: bids, asks: asks, to: &w)
+                }
+            case .orderUpdate(let order):
+                publishPrivate(.orders, order.accountID) { w in Render.order(order, duplicate: nil, to: &w) }
+            case .balanceUpdate(let account, let balance):
+                publishPrivate(.balances, account) { w in Render.balance(balance, to: &w) }
+            case .positionUpdate:
+                break
+            }
+        }
+    }
+
+    private func publishPublic(_ kind: SubscriptionTopic.PublicKind, _ instrument: String, write: (inout JSONWriter) -> Void) {
+        let topic = SubscriptionTopic(.publicMarket(kind, instrument: instrument))
+        hub.publish(topic: topic.key, channel: topic.channel, delivery: .droppable, writeData: write)
+    }
+
+    private func publishPrivate(_ kind: SubscriptionTopic.PrivateKind, _ account: String, write: (inout JSONWriter) -> Void) {
+        let topic = SubscriptionTopic(.privateAccount(kind, accountID: account))
+        hub.publish(topic: topic.key, channel: topic.channel, delivery: .reliable, writeData: write)
+    }
+}

@@ -1,0 +1,40 @@
+import NIOHTTP1
+
+/// Decides, before `101 Switching Protocols`, whether a WebSocket upgrade may proceed
+/// (PROTOCOL.md §3.1). Pure, so the same decision serves the upgrader (which only says yes or no)
+/// and the HTTP responder (which must say why, with the right status).
+struct UpgradePolicy: Sendable {
+    let path: String
+    let allowedOrigins: Set<String>
+
+    enum Decision: Equatable {
+        case accept(subprotocol: String?)
+        case refuse(HTTPResponseStatus, reason: String)
+    }
+
+    static let subprotocol = "bulwark.v1"
+
+    func evaluate(_ head: HTTPRequestHead) -> Decision {
+        guard head.method == .GET, pathOnly(head.uri) == path else { return .refuse(.notFound, reason: "not_found") }
+        // Credentials never travel in the URL (they end up in proxy and access logs).
+        guard !head.uri.contains("?") else { return .refuse(.badRequest, reason: "query_not_allowed") }
+        let versions = head.headers["Sec-WebSocket-Version"]
+        guard versions.count == 1, versions[0] == "13" else { return .refuse(.upgradeRequired, reason: "unsupported_version") }
+        // Browsers always send Origin; non-browser clients usually do not. When present it must be
+        // an exact member of the allowlist: no substring or suffix match (CSWSH).
+        let origins = head.headers["Origin"]
+        if !origins.isEmpty {
+            guard origins.count == 1, allowedOrigins.contains(origins[0]) else { return .refuse(.forbidden, reason: "origin_not_allowed") }
+        }
+        let offered = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        return .accept(subprotocol: offered.contains(Self.subprotocol) ? Self.subprotocol : nil)
+    }
+
+    private func pathOnly(_ uri: String) -> Substring {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+}
+
+import Foundation

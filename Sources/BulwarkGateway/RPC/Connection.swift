@@ -1,0 +1,403 @@
+import BulwarkAuth
+import BulwarkCore
+import BulwarkSessions
+import BulwarkVenue
+import Logging
+import NIOCore
+
+/// One WebSocket client: its challenge, its session and its subscriptions. Requests arrive in
+/// order from `RequestIntake` and are handled one at a time, so a client's orders keep their order.
+actor Connection: SessionListener {
+    enum Phase {
+        case open
+        case draining
+        case closed
+    }
+
+    nonisolated let id: String
+    nonisolated let outbound: ConnectionOutbound
+    nonisolated let clientIP: String
+    let app: GatewayApp
+    private(set) var challenge: String
+    private(set) var session: Session?
+    private var subscriptions: [String: SubscriptionTopic] = [:]
+    private var phase = Phase.open
+    private var authDeadline: Task<Void, Never>?
+    /// Topics accepted by a `subscribe` whose result has not been sent yet: they are registered
+    /// right after it, so a client always sees the result before the channel's first message.
+    private var pendingTopics: [SubscriptionTopic] = []
+
+    init(id: String, outbound: ConnectionOutbound, clientIP: String, app: GatewayApp) {
+        self.id = id
+        self.outbound = outbound
+        self.clientIP = clientIP
+        self.app = app
+        self.challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
+    }
+
+    var subscriber: FanoutHub.Subscriber { FanoutHub.Subscriber(connectionID: id, channel: outbound.channel) }
+
+    // MARK: Lifecycle
+
+    /// Sends `hello` and arms the auth deadline.
+    func start() {
+        let now = app.clock.nowMs()
+        let limits = app.configuration.limits
+        outbound.send(
+            Notification.method("hello") { w in
+                w.beginObject()
+                w.key("protocol")
+                w.string("bulwark.v1")
+                w.key("connection_id")
+                w.string(id)
+                w.key("challenge")
+                w.string(challenge)
+                w.key("server_time_ms")
+                w.int(now)
+                w.key("auth_deadline_ms")
+                w.int(now + limits.authDeadlineMs)
+                w.key("limits")
+                w.beginObject()
+                w.key("max_message_bytes")
+                w.int(Int64(limits.maxMessageBytes))
+                w.key("max_subscriptions")
+                w.int(Int64(limits.maxSubscriptions))
+                w.key("max_in_flight")
+                w.int(Int64(limits.maxInFlight))
+                w.key("recv_window_ms")
+                w.int(app.login.recvWindowMs)
+                w.endObject()
+                w.endObject()
+            })
+        authDeadline = Task { [weak self, deadline = limits.authDeadlineMs] in
+            try? await Task.sleep(for: .milliseconds(deadline))
+            guard !Task.isCancelled else { return }
+            await self?.enforceAuthDeadline()
+        }
+    }
+
+    private func enforceAuthDeadline() {
+        guard session == nil, phase == .open else { return }
+        app.metrics.authDeadlineCloses.add(1, ordering: .relaxed)
+        outbound.close(.policyViolation, reason: "auth deadline")
+    }
+
+    /// The socket is gone: drop subscriptions; the session stays in the registry until it expires or
+    /// is revoked (resume within the grace window arrives with the session milestone).
+    func closed() {
+        phase = .closed
+        authDeadline?.cancel()
+        app.hub.unsubscribeAll(connectionID: id, topics: subscriptions.keys)
+        subscriptions.removeAll()
+        if let session { app.sessions.detach(sessionID: session.id, listener: self) }
+        app.connections.remove(id)
+    }
+
+    /// Planned shutdown: tell the client, stop taking requests, close 1001 after the drain time.
+    func beginShutdown(deadlineMs: Int64) {
+        guard phase == .open else { return }
+        phase = .draining
+        outbound.send(
+            Notification.method("server.shutdown") { w in
+                w.beginObject()
+                w.key("deadline_ms")
+                w.int(deadlineMs)
+                w.endObject()
+            })
+    }
+
+    func finishShutdown() {
+        outbound.close(.goingAway, reason: "server shutdown")
+    }
+
+    /// Called by the session registry (any thread) when this connection's session ends.
+    nonisolated func sessionEnded(_ session: Session, reason: SessionEndReason) {
+        outbound.send(
+            Notification.method("session.terminated") { w in
+                w.beginObject()
+                w.key("session_id")
+                w.string(session.id)
+                w.key("reason")
+                w.string(reason.rawValue)
+                w.endObject()
+            })
+        outbound.close(reason.closeCode, reason: reason.rawValue)
+        Task { await self.forgetSession(session.id) }
+    }
+
+    private func forgetSession(_ sessionID: String) {
+        if session?.id == sessionID { session = nil }
+    }
+
+    // MARK: Dispatch
+
+    func handle(_ request: RPCRequest) async {
+        let usIn = app.clock.nowUs()
+        guard phase == .open else {
+            reply(request.id, error: RPCError(.internalError, reason: "shutting_down"))
+            return
+        }
+        do throws(RPCError) {
+            let write = try await dispatch(request)
+            outbound.send(RPCResponse.success(id: request.id, usIn: usIn, usOut: app.clock.nowUs(), writeResult: write))
+        } catch {
+            reply(request.id, error: error)
+        }
+        let topics = pendingTopics
+        pendingTopics.removeAll()
+        for topic in topics { await app.marketData.subscribe(topic, subscriber: subscriber) }
+    }
+
+    private func reply(_ id: RPCID, error: RPCError) {
+        outbound.send(RPCResponse.error(id: id, error))
+    }
+
+    /// Returns a writer for the `result` member.
+    private func dispatch(_ request: RPCRequest) async throws(RPCError) -> ResultWriter {
+        switch request.method {
+        case "public/time", "public/ping":
+            _ = try ParamsReader(request.params, allowed: [])
+            let now = app.clock.nowMs()
+            return { w in
+                w.beginObject()
+                w.key("server_time_ms")
+                w.int(now)
+                w.endObject()
+            }
+        case "public/instruments":
+            _ = try ParamsReader(request.params, allowed: [])
+            let instruments = await app.venue.instruments()
+            return { w in Render.instruments(instruments, to: &w) }
+        case "public/auth":
+            return try authenticate(request.params)
+        case "subscribe":
+            return try await subscribe(request.params)
+        case "unsubscribe":
+            return try unsubscribe(request.params)
+        default:
+            guard request.method.hasPrefix("private/") else { throw RPCError(.methodNotFound) }
+            let session = try activeSession()
+            return try await dispatchPrivate(request, session: session)
+        }
+    }
+
+    typealias ResultWriter = @Sendable (inout JSONWriter) -> Void
+
+    /// The session, if it is still alive; records the request as activity.
+    private func activeSession() throws(RPCError) -> Session {
+        guard let current = session else { throw RPCError(.unauthenticated) }
+        guard let alive = app.sessions.touch(id: current.id, nowMs: app.clock.nowMs()) else {
+            session = nil
+            throw RPCError(.sessionExpired)
+        }
+        session = alive
+        return alive
+    }
+
+    // MARK: Authentication
+
+    private func authenticate(_ params: JSONObject) throws(RPCError) -> ResultWriter {
+        let reader = try ParamsReader(params, allowed: SignatureGrant.allowedMembers)
+        let grantType = try reader.requiredString("grant_type", maxLength: 32)
+        guard grantType == "signature" else { throw RPCError.invalidParams("grant_type", "unsupported_value") }
+        let grant = try SignatureGrant(params: reader)
+        let now = app.clock.nowMs()
+        let granted: SignatureLogin.Granted
+        switch app.login.verify(grant, challenge: challenge, nowMs: now) {
+        case .success(let value): granted = value
+        case .failure(let error):
+            app.metrics.loginFailures.add(1, ordering: .relaxed)
+            app.logger.notice(
+                "login failed", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "code": "\(error.code.name)"])
+            throw error
+        }
+        // The challenge is single-use: the next login on this connection must sign a new one.
+        challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
+        if let previous = session { app.sessions.end(id: previous.id, reason: .logout, notify: false) }
+        let created = app.sessions.create(
+            accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
+            clientIP: clientIP, nowMs: now, listener: self)
+        session = created
+        authDeadline?.cancel()
+        app.metrics.loginSuccesses.add(1, ordering: .relaxed)
+        app.logger.info(
+            "login", metadata: ["connection": "\(id)", "session_hash": "\(SessionHash.of(created.id))",
+                "key": "\(granted.key.id)", "ip": "\(clientIP)"])
+        let nextChallenge = challenge
+        return { w in
+            w.beginObject()
+            w.key("session_id")
+            w.string(created.id)
+            w.key("account_id")
+            w.string(created.accountID)
+            w.key("scopes")
+            w.beginArray()
+            for scope in created.scopes.sorted() { w.string(scope.rawValue) }
+            w.endArray()
+            w.key("expires_at_ms")
+            w.int(created.expiresAtMs)
+            w.key("idle_timeout_ms")
+            w.int(created.idleTimeoutMs)
+            w.key("mfa")
+            w.string("none")
+            w.key("challenge")
+            w.string(nextChallenge)
+            w.key("resumed")
+            w.bool(false)
+            w.key("replayed")
+            w.int(0)
+            w.endObject()
+        }
+    }
+
+    // MARK: Subscriptions
+
+    private func subscribe(_ params: JSONObject) async throws(RPCError) -> ResultWriter {
+        let reader = try ParamsReader(params, allowed: ["channels"])
+        let limit = app.configuration.limits.maxSubscriptions
+        guard let names = try reader.stringArray("channels", maxCount: limit, maxLength: 64), !names.isEmpty else {
+            throw RPCError.invalidParams("channels", "required")
+        }
+        var topics: [SubscriptionTopic] = []
+        for (index, name) in names.enumerated() {
+            guard let topic = SubscriptionTopic(channel: name, accountID: session?.accountID) else {
+                throw RPCError.invalidParams("channels[\(index)]", "unknown_channel")
+            }
+            if topic.isPrivate && session == nil { throw RPCError(.unauthenticated) }
+            if case .publicMarket(_, let instrument) = topic.kind, await !app.venue.hasInstrument(instrument) {
+                throw RPCError(.unknownInstrument, field: "params.channels[\(index)]")
+            }
+            topics.append(topic)
+        }
+        let newCount = Set(topics.map(\.key)).subtracting(subscriptions.keys).count
+        guard subscriptions.count + newCount <= limit else {
+            throw RPCError.invalidParams("channels", "too_many_subscriptions")
+        }
+        for topic in topics where subscriptions[topic.key] == nil {
+            subscriptions[topic.key] = topic
+            pendingTopics.append(topic)
+        }
+        let channels = topics.map(\.channel)
+        return { w in
+            w.beginObject()
+            w.key("channels")
+            w.beginArray()
+            for channel in channels { w.string(channel) }
+            w.endArray()
+            w.endObject()
+        }
+    }
+
+    private func unsubscribe(_ params: JSONObject) throws(RPCError) -> ResultWriter {
+        let reader = try ParamsReader(params, allowed: ["channels"])
+        let names = try reader.stringArray("channels", maxCount: 256, maxLength: 64) ?? []
+        var removed: [String] = []
+        for name in names {
+            guard let topic = SubscriptionTopic(channel: name, accountID: session?.accountID),
+                subscriptions.removeValue(forKey: topic.key) != nil
+            else { continue }
+            app.hub.unsubscribe(topic: topic.key, connectionID: id)
+            removed.append(name)
+        }
+        let removedChannels = removed
+        return { w in
+            w.beginObject()
+            w.key("channels")
+            w.beginArray()
+            for channel in removedChannels { w.string(channel) }
+            w.endArray()
+            w.endObject()
+        }
+    }
+
+    private func dropPrivateSubscriptions() {
+        for (key, topic) in subscriptions where topic.isPrivate {
+            subscriptions.removeValue(forKey: key)
+            app.hub.unsubscribe(topic: key, connectionID: id)
+        }
+    }
+
+    // MARK: Private methods
+
+    private func dispatchPrivate(_ request: RPCRequest, session: Session) async throws(RPCError) -> ResultWriter {
+        guard let method = PrivateMethod(rawValue: request.method) else { throw RPCError(.methodNotFound) }
+        guard method.isAllowed(by: session.scopes) else { throw RPCError(.forbidden) }
+        switch method {
+        case .sessionStatus:
+            _ = try ParamsReader(request.params, allowed: [])
+            return { w in Render.session(session, to: &w) }
+        case .sessionList:
+            _ = try ParamsReader(request.params, allowed: [])
+            let sessions = app.sessions.sessions(accountID: session.accountID)
+            return { w in
+                w.beginObject()
+                w.key("sessions")
+                w.beginArray()
+                for item in sessions { Render.session(item, to: &w) }
+                w.endArray()
+                w.endObject()
+            }
+        case .sessionRevoke:
+            let reader = try ParamsReader(request.params, allowed: ["session_id"])
+            let target = try reader.requiredString("session_id", maxLength: 64)
+            var revoked: [String] = []
+            for other in app.sessions.sessions(accountID: session.accountID)
+            where target == "others" ? other.id != session.id : other.id == target {
+                if app.sessions.end(id: other.id, reason: .revoked) { revoked.append(other.id) }
+            }
+            guard target == "others" || !revoked.isEmpty else {
+                throw RPCError.invalidParams("session_id", "unknown_session")
+            }
+            let revokedIDs = revoked
+            return { w in
+                w.beginObject()
+                w.key("revoked")
+                w.beginArray()
+                for item in revokedIDs { w.string(item) }
+                w.endArray()
+                w.endObject()
+            }
+        case .logout:
+            let reader = try ParamsReader(request.params, allowed: ["cancel_orders"])
+            guard let cancelOrders = try reader.bool("cancel_orders") else {
+                throw RPCError.invalidParams("cancel_orders", "required")
+            }
+            let cancelled = cancelOrders ? await app.venue.cancelAll(accountID: session.accountID, instrument: nil, nowMs: app.clock.nowMs()) : []
+            app.sessions.end(id: session.id, reason: .logout, notify: false)
+            self.session = nil
+            dropPrivateSubscriptions()
+            let count = cancelled.count
+            return { w in
+                w.beginObject()
+                w.key("logged_out")
+                w.bool(true)
+                w.key("cancelled_orders")
+                w.int(Int64(count))
+                w.endObject()
+            }
+        default:
+            return try await OrderMethods(venue: app.venue, clock: app.clock).handle(method, params: request.params, session: session)
+        }
+    }
+}
+
+/// Session ids never appear in logs; a short hash lets operators correlate lines.
+enum SessionHash {
+    static func of(_ sessionID: String) -> String {
+        var hasher = SHA256Hasher()
+        hasher.update(sessionID)
+        return hasher.hexPrefix(12)
+    }
+}
+
+import Crypto
+
+struct SHA256Hasher {
+    private var inner = SHA256()
+    mutating func update(_ text: String) { inner.update(data: Array(text.utf8)) }
+    func hexPrefix(_ count: Int) -> String {
+        String(inner.finalize().map { String(format: "%02x", $0) }.joined().prefix(count))
+    }
+}
+
+import Foundation

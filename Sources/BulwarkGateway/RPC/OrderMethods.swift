@@ -1,0 +1,132 @@
+import BulwarkCore
+import BulwarkSessions
+import BulwarkVenue
+
+/// Order entry and account queries: strict parameter parsing, then the venue.
+struct OrderMethods {
+    let venue: BuiltinVenue
+    let clock: any WallClock
+
+    typealias ResultWriter = @Sendable (inout JSONWriter) -> Void
+
+    static let placeMembers: Set<String> = ["instrument", "side", "type", "qty", "price", "tif", "client_order_id", "deadline_ms"]
+
+    func handle(_ method: PrivateMethod, params: JSONObject, session: Session) async throws(RPCError) -> ResultWriter {
+        let account = session.accountID
+        switch method {
+        case .orderPlace:
+            let request = try Self.parsePlace(params, session: session)
+            switch await venue.place(request, nowMs: clock.nowMs()) {
+            case .success(let outcome):
+                let (order, duplicate) = (outcome.order, outcome.duplicate)
+                return { w in Render.order(order, duplicate: duplicate, to: &w) }
+            case .failure(let rejection):
+                throw RPCError(rejection.code, field: rejection.field, reason: rejection.reason)
+            }
+        case .orderCancel:
+            let reader = try ParamsReader(params, allowed: ["order_id", "client_order_id"])
+            let orderID = try await resolveOrderID(reader, account: account)
+            switch await venue.cancel(accountID: account, orderID: orderID, nowMs: clock.nowMs()) {
+            case .success(let order): return { w in Render.order(order, duplicate: nil, to: &w) }
+            case .failure(let rejection): throw RPCError(rejection.code, field: rejection.field, reason: rejection.reason)
+            }
+        case .orderCancelAll:
+            let reader = try ParamsReader(params, allowed: ["instrument"])
+            let instrument = try reader.string("instrument", maxLength: 48)
+            let cancelled = await venue.cancelAll(accountID: account, instrument: instrument, nowMs: clock.nowMs())
+            return { w in Self.orderList("cancelled", cancelled, to: &w) }
+        case .orderStatus:
+            let reader = try ParamsReader(params, allowed: ["order_id", "client_order_id"])
+            let orderID = try await resolveOrderID(reader, account: account)
+            guard let order = await venue.order(accountID: account, orderID: orderID) else {
+                throw RPCError(.orderNotFound, field: "params.order_id")
+            }
+            return { w in Render.order(order, duplicate: nil, to: &w) }
+        case .ordersOpen:
+            _ = try ParamsReader(params, allowed: [])
+            let open = await venue.openOrders(accountID: account)
+            return { w in Self.orderList("orders", open, to: &w) }
+        case .accountBalances:
+            _ = try ParamsReader(params, allowed: [])
+            let balances = await venue.balances(accountID: account)
+            return { w in
+                w.beginObject()
+                w.key("balances")
+                w.beginArray()
+                for balance in balances { Render.balance(balance, to: &w) }
+                w.endArray()
+                w.endObject()
+            }
+        case .accountPositions:
+            _ = try ParamsReader(params, allowed: [])
+            let positions = await venue.positions(accountID: account)
+            return { w in
+                w.beginObject()
+                w.key("positions")
+                w.beginArray()
+                for position in positions {
+                    w.beginObject()
+                    Render.field(&w, "instrument", position.instrument)
+                    Render.field(&w, "qty", position.qty.description)
+                    w.endObject()
+                }
+                w.endArray()
+                w.endObject()
+            }
+        default:
+            throw RPCError(.methodNotFound)
+        }
+    }
+
+    /// Exactly one of `order_id` and `client_order_id`.
+    private func resolveOrderID(_ reader: ParamsReader, account: String) async throws(RPCError) -> String {
+        let orderID = try reader.string("order_id", maxLength: 64)
+        let clientOrderID = try reader.string("client_order_id", maxLength: 36)
+        switch (orderID, clientOrderID) {
+        case (let id?, nil):
+            return id
+        case (nil, let clientID?):
+            guard let order = await venue.order(accountID: account, clientOrderID: clientID) else {
+                throw RPCError(.orderNotFound, field: "params.client_order_id")
+            }
+            return order.orderID
+        default:
+            throw RPCError.invalidParams("order_id", "exactly_one_of_order_id_or_client_order_id")
+        }
+    }
+
+    static func parsePlace(_ params: JSONObject, session: Session) throws(RPCError) -> OrderRequest {
+        let reader = try ParamsReader(params, allowed: placeMembers)
+        let instrument = try reader.requiredString("instrument", maxLength: 48)
+        guard let side = try reader.enumValue("side", as: OrderSide.self) else { throw .invalidParams("side", "required") }
+        guard let type = try reader.enumValue("type", as: OrderType.self) else { throw .invalidParams("type", "required") }
+        let qty = try reader.requiredDecimal("qty")
+        let price = try reader.decimal("price")
+        let tif = try reader.enumValue("tif", as: TimeInForce.self) ?? (type == .market ? .ioc : .gtc)
+        let clientOrderID = try reader.requiredString("client_order_id", maxLength: 36)
+        guard ClientOrderID.isValid(clientOrderID) else { throw .invalidParams("client_order_id", "expected_1_to_36_of_A-Za-z0-9_-") }
+        let deadline = try reader.int("deadline_ms", in: 0...(1 << 53))
+        return OrderRequest(
+            accountID: session.accountID, keyID: session.keyID, instrument: instrument, side: side, type: type, qty: qty,
+            price: price, timeInForce: tif, clientOrderID: clientOrderID, deadlineMs: deadline)
+    }
+
+    static func orderList(_ key: String, _ orders: [Order], to w: inout JSONWriter) {
+        w.beginObject()
+        w.key(key)
+        w.beginArray()
+        for order in orders { Render.order(order, duplicate: nil, to: &w) }
+        w.endArray()
+        w.endObject()
+    }
+}
+
+enum ClientOrderID {
+    /// 1 to 36 characters of [A-Za-z0-9_-] (PROTOCOL.md §6).
+    static func isValid(_ text: String) -> Bool {
+        (1...36).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2D
+            }
+    }
+}

@@ -1,0 +1,145 @@
+import BulwarkCore
+import BulwarkSessions
+import BulwarkVenue
+
+/// JSON shapes of results and channel data (docs/protocol.md). Decimals are always strings.
+enum Render {
+    static func instruments(_ list: [Instrument], to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("instruments")
+        w.beginArray()
+        for instrument in list {
+            w.beginObject()
+            field(&w, "symbol", instrument.symbol)
+            field(&w, "kind", instrument.kind.name)
+            field(&w, "base_asset", instrument.baseAsset)
+            field(&w, "quote_asset", instrument.quoteAsset)
+            field(&w, "tick_size", instrument.tickSize.description)
+            field(&w, "lot_size", instrument.lotSize.description)
+            field(&w, "min_qty", instrument.minQty.description)
+            field(&w, "max_qty", instrument.maxQty.description)
+            field(&w, "max_order_notional", instrument.maxOrderNotional.description)
+            if let collar = instrument.priceCollar { field(&w, "price_collar", collar.description) }
+            field(&w, "maker_fee_rate", instrument.makerFeeRate.description)
+            field(&w, "taker_fee_rate", instrument.takerFeeRate.description)
+            field(&w, "status", instrument.status.rawValue)
+            if case .option(let underlying, let strike, let expiryMs, let right) = instrument.kind {
+                field(&w, "underlying", underlying)
+                field(&w, "strike", strike.description)
+                w.key("expiry_ms")
+                w.int(expiryMs)
+                field(&w, "right", right.rawValue)
+            }
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+    }
+
+    static func order(_ order: Order, duplicate: Bool?, to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "order_id", order.orderID)
+        field(&w, "client_order_id", order.clientOrderID)
+        field(&w, "instrument", order.instrument)
+        field(&w, "side", order.side.rawValue)
+        field(&w, "type", order.type.rawValue)
+        field(&w, "tif", order.timeInForce.rawValue)
+        if let price = order.price { field(&w, "price", price.description) }
+        field(&w, "qty", order.qty.description)
+        field(&w, "filled_qty", order.filledQty.description)
+        field(&w, "remaining_qty", order.status.isFinal ? "0" : order.remainingQty.description)
+        if let average = order.averagePrice { field(&w, "avg_price", average.description) }
+        field(&w, "status", order.status.rawValue)
+        if let reason = order.cancelReason { field(&w, "cancel_reason", reason.rawValue) }
+        w.key("created_ms")
+        w.int(order.createdMs)
+        w.key("updated_ms")
+        w.int(order.updatedMs)
+        if let duplicate {
+            w.key("duplicate")
+            w.bool(duplicate)
+        }
+        w.endObject()
+    }
+
+    static func publicTrade(_ trade: Trade, to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "trade_id", trade.tradeID)
+        field(&w, "instrument", trade.instrument)
+        field(&w, "price", trade.price.description)
+        field(&w, "qty", trade.qty.description)
+        field(&w, "taker_side", trade.takerSide.rawValue)
+        w.key("ts_ms")
+        w.int(trade.timestampMs)
+        w.endObject()
+    }
+
+    static func fill(_ trade: Trade, side: OrderSide, fee: FixedDecimal, orderID: String, liquidity: String, to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "trade_id", trade.tradeID)
+        field(&w, "order_id", orderID)
+        field(&w, "instrument", trade.instrument)
+        field(&w, "side", side.rawValue)
+        field(&w, "price", trade.price.description)
+        field(&w, "qty", trade.qty.description)
+        field(&w, "fee", fee.description)
+        field(&w, "liquidity", liquidity)
+        w.key("ts_ms")
+        w.int(trade.timestampMs)
+        w.endObject()
+    }
+
+    static func book(type: String, bids: [(price: FixedDecimal, qty: FixedDecimal)], asks: [(price: FixedDecimal, qty: FixedDecimal)], to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "type", type)
+        for (name, levels) in [("bids", bids), ("asks", asks)] {
+            w.key(name)
+            w.beginArray()
+            for level in levels {
+                w.beginArray()
+                w.string(level.price.description)
+                w.string(level.qty.description)
+                w.endArray()
+            }
+            w.endArray()
+        }
+        w.endObject()
+    }
+
+    static func balance(_ balance: Balance, to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "asset", balance.asset)
+        field(&w, "total", balance.total.description)
+        field(&w, "available", balance.available.description)
+        w.endObject()
+    }
+
+    static func session(_ session: Session, to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "session_id", session.id)
+        field(&w, "account_id", session.accountID)
+        field(&w, "key_id", session.keyID)
+        field(&w, "auth_method", session.authMethod)
+        w.key("scopes")
+        w.beginArray()
+        for scope in session.scopes.sorted() { w.string(scope.rawValue) }
+        w.endArray()
+        field(&w, "client_ip", session.clientIP)
+        w.key("created_ms")
+        w.int(session.createdMs)
+        w.key("last_activity_ms")
+        w.int(session.lastActivityMs)
+        w.key("idle_timeout_ms")
+        w.int(session.idleTimeoutMs)
+        w.key("absolute_deadline_ms")
+        w.int(session.absoluteDeadlineMs)
+        w.key("expires_at_ms")
+        w.int(session.expiresAtMs)
+        w.endObject()
+    }
+
+    static func field(_ w: inout JSONWriter, _ key: String, _ value: String) {
+        w.key(key)
+        w.string(value)
+    }
+}

@@ -1,0 +1,24 @@
+import BulwarkCore
+import NIOCore
+
+/// The thread-safe way for code off the event loop to send on, or close, one connection. Every call
+/// hops to the connection's event loop, where the handler owns the close state.
+struct ConnectionOutbound: Sendable {
+    let channel: any Channel
+    private let handler: NIOLoopBound<WebSocketConnectionHandler>
+
+    init(channel: any Channel, handler: WebSocketConnectionHandler) {
+        self.channel = channel
+        self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+    }
+
+    func send(_ bytes: [UInt8]) {
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.sendText(bytes) }
+    }
+
+    func close(_ code: CloseCode, reason: String = "") {
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.close(code: code, reason: reason) }
+    }
+}

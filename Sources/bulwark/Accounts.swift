@@ -1,0 +1,108 @@
+import ArgumentParser
+import BulwarkCore
+import BulwarkGateway
+import BulwarkStore
+
+struct Accounts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage accounts.", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an account, optionally funded.")
+
+        @OptionGroup var options: DataOptions
+
+        @Option(name: .long, help: "Unique account name.")
+        var name: String
+
+        @Option(name: .long, help: "Initial balances, e.g. USD=100000,BTC=2.")
+        var fund: String?
+
+        func run() async throws {
+            let funding = try parseFunding(fund)
+            let store = try OperatorStore.open(options.resolvedData)
+            let clock = SystemClock()
+            let account = try store.createAccount(name: name, nowMs: clock.nowMs())
+            for (asset, amount) in funding {
+                try store.deposit(accountID: account.id, asset: asset, amount: amount, nowMs: clock.nowMs())
+            }
+            if options.json {
+                var w = JSONWriter()
+                w.beginObject()
+                w.key("account_id")
+                w.string(account.id)
+                w.endObject()
+                print(w.string)
+            } else {
+                print("created account \(account.id) (\(account.name))")
+            }
+        }
+
+        private func parseFunding(_ text: String?) throws -> [(String, FixedDecimal)] {
+            guard let text, !text.isEmpty else { return [] }
+            return try text.split(separator: ",").map { entry in
+                let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, AssetName.isValid(parts[0]), let amount = FixedDecimal(parsing: parts[1]), amount.isPositive else {
+                    throw CommandFailure("--fund expects ASSET=AMOUNT[,...] with positive decimal amounts, got '\(entry)'")
+                }
+                return (parts[0], amount)
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List accounts.")
+
+        @OptionGroup var options: DataOptions
+
+        func run() async throws {
+            let store = try OperatorStore.open(options.resolvedData)
+            let accounts = try store.accounts()
+            if options.json {
+                var w = JSONWriter()
+                w.beginObject()
+                w.key("accounts")
+                w.beginArray()
+                for account in accounts {
+                    w.beginObject()
+                    w.key("account_id")
+                    w.string(account.id)
+                    w.key("name")
+                    w.string(account.name)
+                    w.key("status")
+                    w.string(account.status.rawValue)
+                    w.endObject()
+                }
+                w.endArray()
+                w.endObject()
+                print(w.string)
+            } else {
+                for account in accounts { print("\(account.id)  \(account.status.rawValue)  \(account.name)") }
+            }
+        }
+    }
+}
+
+enum AssetName {
+    /// Upper-case letters and digits, 2 to 12 characters (BTC, USD, USDT).
+    static func isValid(_ text: String) -> Bool {
+        (2...12).contains(text.count) && text.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+    }
+}
+
+/// Opens an existing data folder's store for operator commands; never creates one by accident.
+enum OperatorStore {
+    static func open(_ path: String) throws -> SQLiteStore {
+        let folder = DataFolder(path: path)
+        guard FileManagerCheck.exists(folder.databasePath) else {
+            throw CommandFailure("no database in \(path): run `bulwark init --data \(path)` or `bulwark serve` first")
+        }
+        return try SQLiteStore(path: folder.databasePath)
+    }
+}
+
+import Foundation
+
+enum FileManagerCheck {
+    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+}

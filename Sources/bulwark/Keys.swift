@@ -1,0 +1,152 @@
+import ArgumentParser
+import BulwarkAuth
+import BulwarkCore
+import BulwarkGateway
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage API keys (clients generate key pairs; only public keys are registered).",
+        subcommands: [Create.self, Revoke.self, List.self, Show.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a client-generated public key.")
+
+        @OptionGroup var options: DataOptions
+
+        @Option(name: .long, help: "Account id (a_...).")
+        var account: String
+
+        @Option(name: .long, help: "Key type: ed25519, es256 or ml-dsa-65.")
+        var type: String = "ed25519"
+
+        @Option(name: .long, help: "Raw public key, base64url: Ed25519 32 bytes, P-256 65-byte uncompressed point, ML-DSA-65 1952 bytes.")
+        var publicKey: String
+
+        @Option(name: .long, help: "Scopes: read,trade,cancel,account.")
+        var scopes: String
+
+        @Option(name: .long, help: "A label for operators.")
+        var label: String = ""
+
+        @Option(name: .long, help: "Expire the key after this many days.")
+        var expiresInDays: Int?
+
+        func run() async throws {
+            guard let algorithm = KeyAlgorithm(rawValue: type), algorithm != .hmacSHA256 else {
+                throw CommandFailure("--type must be ed25519, es256 or ml-dsa-65")
+            }
+            guard let bytes = Base64URL.decode(publicKey) else { throw CommandFailure("--public-key is not base64url (no padding)") }
+            guard SignatureVerifier.isWellFormedPublicKey(bytes, algorithm: algorithm) else {
+                throw CommandFailure("--public-key is not a valid \(algorithm.rawValue) public key (\(algorithm.publicKeyLength ?? 0) bytes expected, got \(bytes.count))")
+            }
+            guard let scopeSet = Scope.parseList(scopes), !scopeSet.isEmpty else {
+                throw CommandFailure("--scopes must be a non-empty list of read, trade, cancel, account")
+            }
+            if let days = expiresInDays, days <= 0 { throw CommandFailure("--expires-in-days must be positive") }
+            let store = try OperatorStore.open(options.resolvedData)
+            let now = SystemClock().nowMs()
+            let key = try store.createKey(
+                accountID: account, algorithm: algorithm, publicKey: bytes, scopes: scopeSet, label: label,
+                expiresMs: expiresInDays.map { now + Int64($0) * 86_400_000 }, nowMs: now)
+            if options.json {
+                var w = JSONWriter()
+                w.beginObject()
+                w.key("key_id")
+                w.string(key.id)
+                w.endObject()
+                print(w.string)
+            } else {
+                print("created key \(key.id) (\(algorithm.rawValue), scopes \(Scope.render(scopeSet))) for \(account)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key; its live sessions end within a second.")
+
+        @OptionGroup var options: DataOptions
+
+        @Argument(help: "Key id (k_...).")
+        var keyID: String
+
+        func run() async throws {
+            let store = try OperatorStore.open(options.resolvedData)
+            try store.revokeKey(id: keyID, nowMs: SystemClock().nowMs())
+            print(options.json ? "{\"revoked\":true}" : "revoked \(keyID)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys.")
+
+        @OptionGroup var options: DataOptions
+
+        @Option(name: .long, help: "Only this account's keys.")
+        var account: String?
+
+        func run() async throws {
+            let store = try OperatorStore.open(options.resolvedData)
+            let keys = try store.keys(accountID: account)
+            if options.json {
+                var w = JSONWriter()
+                w.beginObject()
+                w.key("keys")
+                w.beginArray()
+                for key in keys { KeyRendering.write(key, to: &w) }
+                w.endArray()
+                w.endObject()
+                print(w.string)
+            } else {
+                for key in keys {
+                    print("\(key.id)  \(key.status.rawValue)  \(key.algorithm.rawValue)  \(key.accountID)  \(Scope.render(key.scopes))  \(key.label)")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one key.")
+
+        @OptionGroup var options: DataOptions
+
+        @Argument(help: "Key id (k_...).")
+        var keyID: String
+
+        func run() async throws {
+            let store = try OperatorStore.open(options.resolvedData)
+            guard let key = try store.apiKey(id: keyID) else { throw CommandFailure("no key \(keyID)") }
+            var w = JSONWriter()
+            KeyRendering.write(key, to: &w)
+            print(w.string)
+        }
+    }
+}
+
+enum KeyRendering {
+    static func write(_ key: APIKeyRecord, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("key_id")
+        w.string(key.id)
+        w.key("account_id")
+        w.string(key.accountID)
+        w.key("type")
+        w.string(key.algorithm.rawValue)
+        w.key("public_key")
+        w.string(Base64URL.encode(key.publicKey))
+        w.key("scopes")
+        w.beginArray()
+        for scope in key.scopes.sorted() { w.string(scope.rawValue) }
+        w.endArray()
+        w.key("label")
+        w.string(key.label)
+        w.key("status")
+        w.string(key.status.rawValue)
+        w.key("created_ms")
+        w.int(key.createdMs)
+        if let expires = key.expiresMs {
+            w.key("expires_ms")
+            w.int(expires)
+        }
+        w.endObject()
+    }
+}

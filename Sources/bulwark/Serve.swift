@@ -1,0 +1,43 @@
+import ArgumentParser
+import BulwarkGateway
+import Foundation
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway (creates the data folder on the first run).")
+
+    @Option(name: .long, help: "Data folder (default ./.bulwark).")
+    var data: String?
+
+    @Option(name: .long, help: "Public listener HOST:PORT (default 127.0.0.1:8443; port 0 picks a free one).")
+    var listen: String?
+
+    @Option(name: .long, help: "Admin listener HOST:PORT (the admin API is not available yet).")
+    var adminListen: String?
+
+    @Option(name: .long, help: "JSON configuration file; BULWARK_* environment variables override it, flags override both.")
+    var config: String?
+
+    @Flag(name: .long, help: "Serve plain ws:// (refused unless listening on loopback).")
+    var insecurePlaintext = false
+
+    @Option(name: .long, help: "Write the bound address (HOST:PORT) to this file once listening; for scripts using port 0.")
+    var readyFile: String?
+
+    func run() async throws {
+        if adminListen != nil {
+            throw CommandFailure("--admin-listen: the admin API is not available in this version yet")
+        }
+        var overrides: [String: String] = [:]
+        if let data { overrides["data"] = data }
+        if let listen { overrides["listen"] = listen }
+        if insecurePlaintext { overrides["tls.enabled"] = "false" }
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration.load(file: config, environment: Environment.all, overrides: overrides)
+        } catch {
+            throw CommandFailure("configuration: \(error)")
+        }
+        try await GatewayRunner(configuration: configuration, readyFile: readyFile).run()
+    }
+}

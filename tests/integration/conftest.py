@@ -1,0 +1,78 @@
+"""Starts the real `bulwark` binary on an ephemeral port for the integration tests."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BINARY = os.environ.get("BULWARK_BIN", os.path.join(ROOT, ".build", "debug", "bulwark"))
+
+
+def run_cli(data, *args):
+    """Runs an operator command with --json and returns its parsed output."""
+    out = subprocess.run([BINARY, *args, "--data", data, "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"{args}: {out.stderr}"
+    return json.loads(out.stdout)
+
+
+class Gateway:
+    def __init__(self, data, extra_env=None, extra_args=()):
+        self.data = data
+        ready = os.path.join(data, "..", f"ready-{os.getpid()}-{time.monotonic_ns()}")
+        self.ready_file = os.path.abspath(ready)
+        env = dict(os.environ)
+        env.update(extra_env or {})
+        self.log_path = os.path.abspath(os.path.join(data, "..", f"server-{time.monotonic_ns()}.log"))
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [BINARY, "serve", "--data", data, "--listen", "127.0.0.1:0", "--ready-file", self.ready_file, *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.ready_file):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.output()}")
+            if time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError("server did not start within 60 s: " + self.output())
+            time.sleep(0.05)
+        address = open(self.ready_file).read().strip()
+        self.url = f"wss://{address}/ws/v1"
+        self.ca = os.path.join(data, "tls", "ca.pem")
+
+    def output(self):
+        self.log.flush()
+        return open(self.log_path).read()
+
+    def stop(self, timeout=20):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        os.path.exists(self.ready_file) and os.remove(self.ready_file)
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="bulwark-it-") as directory:
+        yield directory
+
+
+@pytest.fixture(scope="session")
+def gateway(workdir):
+    data = os.path.join(workdir, "data")
+    server = Gateway(data, extra_env={"BULWARK_WS_AUTH_DEADLINE_MS": "3000"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cli(gateway):
+    return lambda *args: run_cli(gateway.data, *args)
