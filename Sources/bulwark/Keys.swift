@@ -19,7 +19,8 @@ struct Keys: AsyncParsableCommand {
         @Option(name: .long, help: "Key type: ed25519, es256 or ml-dsa-65.")
         var type: String = "ed25519"
 
-        @Option(name: .long, help: "Raw public key, base64url: Ed25519 32 bytes, P-256 65-byte uncompressed point, ML-DSA-65 1952 bytes.")
+        // Unconditional: base64url may start with '-', which must not be read as a flag.
+        @Option(name: .long, parsing: .unconditional, help: "Raw public key, base64url: Ed25519 32 bytes, P-256 65-byte uncompressed point, ML-DSA-65 1952 bytes.")
         var publicKey: String
 
         @Option(name: .long, help: "Scopes: read,trade,cancel,account.")

@@ -4,6 +4,7 @@ import BulwarkSessions
 import BulwarkStore
 import BulwarkVenue
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOWebSocket
 
@@ -22,6 +23,13 @@ public final class GatewayApp: Sendable {
     let connections = ConnectionDirectory()
     let identity: IdentityKey
     let logger: Logger
+    private let changeFeedBox = NIOLockedValueBox<ChangeFeedFollower?>(nil)
+
+    /// Set once at start (it needs the app itself).
+    var changeFeed: ChangeFeedFollower {
+        get { changeFeedBox.withLockedValue { $0! } }
+        set { changeFeedBox.withLockedValue { $0 = newValue } }
+    }
 
     init(
         configuration: GatewayConfiguration, clock: any WallClock, store: SQLiteStore, identity: IdentityKey,

@@ -68,7 +68,8 @@ public struct GatewayRunner: Sendable {
             try SecretFile.writePublic("\(configuration.listenHost):\(address.port ?? 0)\n", to: readyFile)
         }
 
-        let service = GatewayService(app: app, server: server, startChangeSeq: startChangeSeq, logger: logger)
+        app.changeFeed = ChangeFeedFollower(app: app, afterSeq: startChangeSeq)
+        let service = GatewayService(app: app, server: server, logger: logger)
         let group2 = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -106,12 +107,11 @@ public struct GatewayRunner: Sendable {
 struct GatewayService: Service {
     let app: GatewayApp
     let server: GatewayServer
-    let startChangeSeq: Int64
     let logger: Logger
 
     func run() async throws {
         await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await ChangeFeedFollower(app: app, afterSeq: startChangeSeq).run() }
+            tasks.addTask { await app.changeFeed.run() }
             tasks.addTask { await SessionSweeper(app: app).run() }
             tasks.addTask {
                 try? await gracefulShutdown()
@@ -138,29 +138,34 @@ struct GatewayService: Service {
     }
 }
 
-/// Applies changes made by other processes (the CLI) to this node within a second.
-struct ChangeFeedFollower {
-    let app: GatewayApp
-    var afterSeq: Int64
+/// Applies changes made by other processes (the CLI) to this node: polled every 250 ms, and
+/// caught up synchronously at each login, so a script that creates an account, funds it and logs in
+/// straight away never races the poll.
+actor ChangeFeedFollower {
+    private let app: GatewayApp
+    private var cursor: Int64
     static let pollInterval = Duration.milliseconds(250)
 
     init(app: GatewayApp, afterSeq: Int64) {
         self.app = app
-        self.afterSeq = afterSeq
+        self.cursor = afterSeq
     }
 
     func run() async {
-        var cursor = afterSeq
         while !Task.isCancelled {
             try? await Task.sleep(for: Self.pollInterval)
-            do {
-                for change in try app.store.changes(afterSeq: cursor) {
-                    cursor = change.seq
-                    await apply(change)
-                }
-            } catch {
-                app.logger.error("change feed read failed", metadata: ["error": "\(error)"])
+            await catchUp()
+        }
+    }
+
+    func catchUp() async {
+        do {
+            for change in try app.store.changes(afterSeq: cursor) {
+                cursor = change.seq
+                await apply(change)
             }
+        } catch {
+            app.logger.error("change feed read failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -169,6 +169,8 @@ actor Connection: SessionListener {
             let instruments = await app.venue.instruments()
             return { w in Render.instruments(instruments, to: &w) }
         case "public/auth":
+            // Apply operator changes (revocations, funding) made up to now before deciding.
+            await app.changeFeed.catchUp()
             return try authenticate(request.params)
         case "subscribe":
             return try await subscribe(request.params)
