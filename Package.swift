@@ -84,9 +84,20 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "BulwarkCoreTests", dependencies: ["BulwarkCore"], swiftSettings: strict),
-        .testTarget(name: "BulwarkAuthTests", dependencies: ["BulwarkAuth"], swiftSettings: strict),
+        .testTarget(
+            name: "BulwarkAuthTests",
+            dependencies: ["BulwarkAuth", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .testTarget(name: "BulwarkSessionsTests", dependencies: ["BulwarkSessions"], swiftSettings: strict),
         .testTarget(name: "BulwarkVenueTests", dependencies: ["BulwarkVenue"], swiftSettings: strict),
         .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore"], swiftSettings: strict),
-        .testTarget(name: "BulwarkGatewayTests", dependencies: ["BulwarkGateway"], swiftSettings: strict),
+        .testTarget(
+            name: "BulwarkGatewayTests",
+            dependencies: [
+                "BulwarkGateway",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: strict),
     ]
 )

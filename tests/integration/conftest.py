@@ -9,7 +9,7 @@ import time
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BINARY = os.environ.get("BULWARK_BIN", os.path.join(ROOT, ".build", "debug", "bulwark"))
+BINARY = os.environ.get("TEST_BULWARK_BIN", os.path.join(ROOT, ".build", "debug", "bulwark"))
 
 
 def run_cli(data, *args):

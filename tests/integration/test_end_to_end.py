@@ -369,10 +369,12 @@ def test_second_start_reuses_everything_and_sigterm_drains(workdir):
     data = os.path.join(workdir, "lifecycle")
     first = Gateway(data)
     ca_before = open(first.ca).read()
+    server_cert_before = open(os.path.join(data, "tls", "server.pem")).read()
     demo = json.load(open(os.path.join(data, "demo", "demo.json")))
     assert first.stop() == 0
     second = Gateway(data)
     assert open(second.ca).read() == ca_before
+    assert open(os.path.join(data, "tls", "server.pem")).read() == server_cert_before
     assert "created  demo" not in second.output() and "reused" in second.output()
 
     async def scenario():

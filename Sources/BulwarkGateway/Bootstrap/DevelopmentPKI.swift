@@ -39,7 +39,7 @@ public struct DevelopmentPKI: Sendable {
             try issueServerCertificate(ca: ca, caKey: caKey, now: now)
             return .createdAuthorityAndServer
         }
-        if let existing = try? Certificate(pemEncoded: SecretFile.read(serverCertificatePath)),
+        if let existing = try? Self.leafCertificate(chainPEM: SecretFile.read(serverCertificatePath)),
             SecretFile.exists(serverKeyPath),
             existing.notValidAfter.timeIntervalSince(now) > Self.renewBefore
         {
@@ -49,6 +49,14 @@ public struct DevelopmentPKI: Sendable {
         let ca = try Certificate(pemEncoded: SecretFile.read(caCertificatePath))
         try issueServerCertificate(ca: ca, caKey: caKey, now: now)
         return .renewedServer
+    }
+
+    /// The first certificate of a PEM chain (leaf first, then its issuers).
+    public static func leafCertificate(chainPEM: String) throws -> Certificate {
+        guard let first = try PEMDocument.parseMultiple(pemString: chainPEM).first else {
+            throw BootstrapError("no certificate in chain")
+        }
+        return try Certificate(pemDocument: first)
     }
 
     private func makeAuthority(key: P256.Signing.PrivateKey, now: Date) throws -> Certificate {
