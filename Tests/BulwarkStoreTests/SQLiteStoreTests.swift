@@ -60,3 +60,16 @@ import Testing
         #expect(second.ping())
     }
 }
+
+@Suite struct DepositLimitTests {
+    @Test func depositsAboveTheMaximumAreRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path)
+        let account = try store.createAccount(name: "erin", nowMs: 1)
+        try store.deposit(accountID: account.id, asset: "USD", amount: SQLiteStore.maxDeposit, nowMs: 2)
+        #expect(throws: StoreError.self) {
+            try store.deposit(accountID: account.id, asset: "USD", amount: SQLiteStore.maxDeposit + FixedDecimal(units: 1), nowMs: 3)
+        }
+    }
+}

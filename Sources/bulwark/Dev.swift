@@ -1,0 +1,17 @@
+import ArgumentParser
+import BulwarkAuth
+
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Developer tools.", subcommands: [TestVectors.self])
+
+    struct TestVectors: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "test-vectors",
+            abstract: "Print signature-grant test vectors (docs/vectors/signature-grant.json is this output).")
+
+        func run() async throws {
+            print(SignatureTestVectors.document([try SignatureTestVectors.ed25519(), try SignatureTestVectors.es256()]), terminator: "")
+        }
+    }
+}
