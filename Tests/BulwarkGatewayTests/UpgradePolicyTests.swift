@@ -86,3 +86,12 @@ enum FileManagerTemp {
         return path
     }
 }
+
+@Suite struct DocumentationDriftTests {
+    @Test func operationsDocHasTheGeneratedConfigurationTable() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/operations.md").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains(SettingCatalogue.markdownTable()), "run `bulwark config reference` and update docs/operations.md")
+    }
+}
