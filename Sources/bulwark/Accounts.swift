@@ -2,6 +2,7 @@ import ArgumentParser
 import BulwarkCore
 import BulwarkGateway
 import BulwarkStore
+import Foundation
 
 struct Accounts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -94,15 +95,9 @@ enum AssetName {
 enum OperatorStore {
     static func open(_ path: String) throws -> SQLiteStore {
         let folder = DataFolder(path: path)
-        guard FileManagerCheck.exists(folder.databasePath) else {
+        guard FileManager.default.fileExists(atPath: folder.databasePath) else {
             throw CommandFailure("no database in \(path): run `bulwark init --data \(path)` or `bulwark serve` first")
         }
         return try SQLiteStore(path: folder.databasePath)
     }
-}
-
-import Foundation
-
-enum FileManagerCheck {
-    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 }

@@ -10,5 +10,3 @@ struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-func printJSON(_ text: String) { print(text) }

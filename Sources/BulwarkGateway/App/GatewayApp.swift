@@ -58,8 +58,7 @@ public final class GatewayApp: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: RPCRequest.self)
         let inFlight = InFlightCounter()
         let intake = RequestIntake(
-            parser: StrictJSONParser(), continuation: continuation, inFlight: inFlight, maxInFlight: limits.maxInFlight,
-            clock: clock)
+            parser: StrictJSONParser(), continuation: continuation, inFlight: inFlight, maxInFlight: limits.maxInFlight)
         let handler = WebSocketConnectionHandler(limits: limits, sink: intake)
         try channel.pipeline.syncOperations.addHandler(handler)
         let outbound = ConnectionOutbound(channel: channel, handler: handler)

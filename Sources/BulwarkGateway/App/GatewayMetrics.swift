@@ -8,7 +8,6 @@ public final class GatewayMetrics: Sendable {
     public let loginSuccesses = Atomic<Int>(0)
     public let loginFailures = Atomic<Int>(0)
     public let authDeadlineCloses = Atomic<Int>(0)
-    public let ordersPlaced = Atomic<Int>(0)
 
     public init() {}
 }

@@ -2,6 +2,7 @@ import BulwarkAuth
 import BulwarkCore
 import BulwarkStore
 import BulwarkVenue
+import Crypto
 import Foundation
 
 /// The data folder's layout and its first-run provisioning, shared by `serve` and `init`.
@@ -125,8 +126,6 @@ public struct DataFolder: Sendable {
 private extension WritableKeyPath where Root == DataFolder.Report, Value == [String] {
     func appendTo(_ report: inout DataFolder.Report, _ line: String) { report[keyPath: self].append(line) }
 }
-
-import Crypto
 
 /// A fresh Ed25519 key pair as raw bytes (the demo key is the only private key the gateway ever
 /// generates for a client, and it never keeps it).

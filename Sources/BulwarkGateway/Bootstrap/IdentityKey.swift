@@ -1,5 +1,6 @@
 import BulwarkCore
 import Crypto
+import Foundation
 
 /// The gateway's Ed25519 identity key: it will sign session-key exchanges (PROTOCOL.md §5) and audit
 /// checkpoints. Stored as PKCS#8 PEM with mode 0600; created once, reused on every start.
@@ -40,8 +41,6 @@ public enum Ed25519PEM {
         return Array(der.suffix(32))
     }
 }
-
-import Foundation
 
 enum Base64Standard {
     static func decode(_ text: String) -> [UInt8]? { Data(base64Encoded: text).map(Array.init) }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 
 /// Decides, before `101 Switching Protocols`, whether a WebSocket upgrade may proceed
@@ -37,4 +38,3 @@ struct UpgradePolicy: Sendable {
     }
 }
 
-import Foundation

@@ -1,5 +1,6 @@
 import BulwarkAuth
 import BulwarkCore
+import Crypto
 import BulwarkSessions
 import BulwarkVenue
 import Logging
@@ -386,20 +387,10 @@ actor Connection: SessionListener {
 /// Session ids never appear in logs; a short hash lets operators correlate lines.
 enum SessionHash {
     static func of(_ sessionID: String) -> String {
-        var hasher = SHA256Hasher()
-        hasher.update(sessionID)
-        return hasher.hexPrefix(12)
+        let digest = SHA256.hash(data: Array(sessionID.utf8))
+        return digest.prefix(6).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
     }
 }
-
-import Crypto
-
-struct SHA256Hasher {
-    private var inner = SHA256()
-    mutating func update(_ text: String) { inner.update(data: Array(text.utf8)) }
-    func hexPrefix(_ count: Int) -> String {
-        String(inner.finalize().map { String(format: "%02x", $0) }.joined().prefix(count))
-    }
-}
-
-import Foundation

@@ -19,18 +19,16 @@ final class RequestIntake: WebSocketMessageSink {
     private let continuation: AsyncStream<RPCRequest>.Continuation
     private let inFlight: InFlightCounter
     private let maxInFlight: Int
-    private let clock: any WallClock
     var outbound: ConnectionOutbound?
 
     init(
         parser: StrictJSONParser, continuation: AsyncStream<RPCRequest>.Continuation, inFlight: InFlightCounter,
-        maxInFlight: Int, clock: any WallClock
+        maxInFlight: Int
     ) {
         self.parser = parser
         self.continuation = continuation
         self.inFlight = inFlight
         self.maxInFlight = maxInFlight
-        self.clock = clock
     }
 
     func received(text: [UInt8]) {
