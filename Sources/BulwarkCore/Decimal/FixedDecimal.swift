@@ -3,80 +3,102 @@
 /// Prices, quantities and balances never touch floating point: `0.1 + 0.2` is exactly `0.3`, and the
 /// wire grammar (`^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$`) fits with room to spare
 /// (10^36 < Int128.max ≈ 1.7 × 10^38).
+///
+/// - `+` and `-` trap on overflow (like `Int`): every value that reaches them is bounded by the
+///   wire grammar or by deposit caps, far below the limit.
+/// - `multiplied(by:)` and `divided(by:)` are exact when the result fits at 18 decimals, truncate
+///   toward zero any digits beyond the 18th, and return nil instead of overflowing.
 public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The value in units of 10^-18.
     public let units: Int128
 
+    /// Number of fractional digits.
     public static let scale = 18
+    /// Units in 1 (10^18).
     public static let one: Int128 = 1_000_000_000_000_000_000
     public static let zero = FixedDecimal(units: 0)
 
+    /// Longest integer and fraction parts the grammar accepts.
+    static let maxIntegerDigits = 18
+    static let maxFractionDigits = 18
+
     public init(units: Int128) { self.units = units }
 
+    /// An integral value (exact: |Int64| × 10^18 < 10^38).
     public init(integer: Int64) { units = Int128(integer) * Self.one }
 
-    /// Parses the unsigned wire grammar exactly; anything else is nil.
+    /// Parses the unsigned wire grammar `^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$` exactly; anything
+    /// else (sign, exponent, leading zeros, "1.", ".5", too many digits, empty) is nil.
     public init?(parsing text: String) {
-        guard let units = Self.parseUnsigned(Array(text.utf8)) else { return nil }
+        guard let units = Self.parseUnsigned(text.utf8[...]) else { return nil }
         self.units = units
     }
 
-    /// Parses an optional leading '-' followed by the wire grammar (configuration, internal use).
+    /// The wire grammar with an optional leading '-' (configuration and internal use; "-0" is zero).
     public init?(parsingSigned text: String) {
-        let bytes = Array(text.utf8)
-        if bytes.first == UInt8(ascii: "-") {
-            guard let units = Self.parseUnsigned(Array(bytes.dropFirst())) else { return nil }
-            self.units = -units
-        } else {
-            guard let units = Self.parseUnsigned(bytes) else { return nil }
-            self.units = units
-        }
+        var bytes = text.utf8[...]
+        let negative = bytes.first == UInt8(ascii: "-")
+        if negative { bytes = bytes.dropFirst() }
+        guard let units = Self.parseUnsigned(bytes) else { return nil }
+        self.units = negative ? -units : units
     }
 
-    private static func parseUnsigned(_ bytes: [UInt8]) -> Int128? {
+    /// Never overflows: digits are counted before they are accumulated, so an arbitrarily long
+    /// input is refused instead of trapping.
+    private static func parseUnsigned(_ bytes: Substring.UTF8View) -> Int128? {
         let zero = UInt8(ascii: "0")
-        let nine = UInt8(ascii: "9")
-        var index = 0
-        var integerDigits = 0
+        func isDigit(_ byte: UInt8) -> Bool { byte >= zero && byte <= zero + 9 }
+
+        var index = bytes.startIndex
         var integer: Int128 = 0
-        while index < bytes.count, bytes[index] >= zero, bytes[index] <= nine {
-            integer = integer * 10 + Int128(bytes[index] - zero)
+        var integerDigits = 0
+        while index < bytes.endIndex, isDigit(bytes[index]) {
             integerDigits += 1
-            index += 1
+            guard integerDigits <= maxIntegerDigits else { return nil }
+            integer = integer * 10 + Int128(bytes[index] - zero)
+            index = bytes.index(after: index)
         }
-        // No leading zeros ("01"), at least one and at most 18 integer digits.
-        guard (1...18).contains(integerDigits), !(integerDigits > 1 && bytes[0] == zero) else { return nil }
+        // At least one integer digit, and no leading zero unless the integer part is exactly "0".
+        guard integerDigits >= 1, !(integerDigits > 1 && bytes[bytes.startIndex] == zero) else { return nil }
+
         var fraction: Int128 = 0
         var fractionDigits = 0
-        if index < bytes.count {
+        if index < bytes.endIndex {
             guard bytes[index] == UInt8(ascii: ".") else { return nil }
-            index += 1
-            while index < bytes.count, bytes[index] >= zero, bytes[index] <= nine {
-                fraction = fraction * 10 + Int128(bytes[index] - zero)
+            index = bytes.index(after: index)
+            while index < bytes.endIndex, isDigit(bytes[index]) {
                 fractionDigits += 1
-                index += 1
+                guard fractionDigits <= maxFractionDigits else { return nil }
+                fraction = fraction * 10 + Int128(bytes[index] - zero)
+                index = bytes.index(after: index)
             }
-            guard (1...18).contains(fractionDigits), index == bytes.count else { return nil }
+            // "1." has no fraction digits; anything after the digits ("1.5x", "1.5e3") is refused.
+            guard fractionDigits >= 1, index == bytes.endIndex else { return nil }
         }
-        var multiplier: Int128 = 1
-        for _ in 0..<(scale - fractionDigits) { multiplier *= 10 }
-        return integer * one + fraction * multiplier
+        return integer * one + fraction * pow10(scale - fractionDigits)
     }
 
-    /// Canonical text: no trailing fractional zeros, "0" for zero, '-' for negatives.
+    private static func pow10(_ exponent: Int) -> Int128 {
+        var result: Int128 = 1
+        for _ in 0..<exponent { result *= 10 }
+        return result
+    }
+
+    /// Canonical text: no trailing fractional zeros and no trailing '.', "0" for zero, a leading
+    /// '-' for negatives ("27000.5", "0.00000001", "-3").
     public var description: String {
-        let negative = units < 0
-        let magnitude = negative ? -units : units
-        let integer = magnitude / Self.one
-        var fraction = magnitude % Self.one
-        var text = (negative ? "-" : "") + String(integer)
+        let magnitude = units.magnitude
+        let unitsPerOne = UInt128(Self.one)
+        let integer = magnitude / unitsPerOne
+        let fraction = magnitude % unitsPerOne
+        var text = units < 0 ? "-" : ""
+        text += String(integer)
         if fraction != 0 {
-            var digits = String(fraction)
-            digits = String(repeating: "0", count: Self.scale - digits.count) + digits
-            while digits.hasSuffix("0") {
-                digits.removeLast()
-                fraction /= 10
-            }
-            text += "." + digits
+            var digits = Array(String(fraction).utf8)
+            digits.insert(contentsOf: repeatElement(UInt8(ascii: "0"), count: Self.scale - digits.count), at: 0)
+            while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+            text += "."
+            text += String(decoding: digits, as: UTF8.self)
         }
         return text
     }
@@ -89,38 +111,43 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     public static func + (lhs: FixedDecimal, rhs: FixedDecimal) -> FixedDecimal { FixedDecimal(units: lhs.units + rhs.units) }
     public static func - (lhs: FixedDecimal, rhs: FixedDecimal) -> FixedDecimal { FixedDecimal(units: lhs.units - rhs.units) }
+    public static prefix func - (value: FixedDecimal) -> FixedDecimal { value.negated }
     public static func += (lhs: inout FixedDecimal, rhs: FixedDecimal) { lhs = lhs + rhs }
     public static func -= (lhs: inout FixedDecimal, rhs: FixedDecimal) { lhs = lhs - rhs }
     public static func < (lhs: FixedDecimal, rhs: FixedDecimal) -> Bool { lhs.units < rhs.units }
 
-    /// The exact product, truncated toward zero beyond 18 decimals; nil when it does not fit.
+    /// The product, computed at full width (256 bits) and divided by 10^18: exact whenever it
+    /// has at most 18 decimals, otherwise truncated toward zero after the 18th decimal
+    /// (0.000000001 × 0.000000001 × 0.1 is 0). Nil when the result does not fit in `Int128`.
     public func multiplied(by other: FixedDecimal) -> FixedDecimal? {
         let negative = (units < 0) != (other.units < 0)
-        let a = UInt128(units.magnitude)
-        let b = UInt128(other.units.magnitude)
-        let (high, low) = a.multipliedFullWidth(by: b)
+        let (high, low) = units.magnitude.multipliedFullWidth(by: other.units.magnitude)
         let divisor = UInt128(Self.one)
-        // The quotient fits in UInt128 only when high < divisor.
+        // The 256-bit ÷ 128-bit quotient fits in 128 bits only when high < divisor.
         guard high < divisor else { return nil }
         let (quotient, _) = divisor.dividingFullWidth((high, low))
-        guard quotient <= UInt128(Int128.max) else { return nil }
-        return FixedDecimal(units: negative ? -Int128(quotient) : Int128(quotient))
+        return Self.signed(quotient, negative: negative)
     }
 
-    /// The exact quotient, truncated toward zero beyond 18 decimals; nil for a zero divisor or
-    /// a quotient that does not fit. (`self.units × 10^18` needs 256 bits, hence full width.)
+    /// The quotient, truncated toward zero beyond 18 decimals; nil for a zero divisor or a
+    /// quotient that does not fit. (`self.units × 10^18` needs 256 bits, hence full width.)
     public func divided(by other: FixedDecimal) -> FixedDecimal? {
         guard other.units != 0 else { return nil }
         let negative = (units < 0) != (other.units < 0)
-        let (high, low) = UInt128(units.magnitude).multipliedFullWidth(by: UInt128(Self.one))
-        let divisor = UInt128(other.units.magnitude)
+        let (high, low) = units.magnitude.multipliedFullWidth(by: UInt128(Self.one))
+        let divisor = other.units.magnitude
         guard high < divisor else { return nil }
         let (quotient, _) = divisor.dividingFullWidth((high, low))
-        guard quotient <= UInt128(Int128.max) else { return nil }
-        return FixedDecimal(units: negative ? -Int128(quotient) : Int128(quotient))
+        return Self.signed(quotient, negative: negative)
     }
 
-    /// Whether `self` is a whole multiple of `step` (step > 0): tick and lot checks.
+    private static func signed(_ magnitude: UInt128, negative: Bool) -> FixedDecimal? {
+        guard magnitude <= UInt128(Int128.max) else { return nil }
+        let value = Int128(magnitude)
+        return FixedDecimal(units: negative ? -value : value)
+    }
+
+    /// Whether `self` is a whole multiple of `step` (tick and lot checks). `step` must be positive.
     public func isMultiple(of step: FixedDecimal) -> Bool {
         precondition(step.units > 0, "step must be positive")
         return units % step.units == 0

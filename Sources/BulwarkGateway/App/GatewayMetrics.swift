@@ -8,6 +8,9 @@ public final class GatewayMetrics: Sendable {
     public let loginSuccesses = Atomic<Int>(0)
     public let loginFailures = Atomic<Int>(0)
     public let authDeadlineCloses = Atomic<Int>(0)
+    public let certificateReloads = Atomic<Int>(0)
+    public let certificateReloadFailures = Atomic<Int>(0)
+    public let certificateDaysLeft = Atomic<Int>(0)
 
     public init() {}
 }

@@ -30,16 +30,6 @@ public struct GatewayRunner: Sendable {
         let folder = DataFolder(path: configuration.dataDirectory)
         let (store, identity, report) = try folder.prepare(clock: clock, demo: configuration.demoEnabled)
 
-        let sslContext: NIOSSLContext?
-        if configuration.tlsEnabled {
-            let certificatePath = configuration.tlsCertificateFile ?? folder.pki.serverCertificatePath
-            let keyPath = configuration.tlsKeyFile ?? folder.pki.serverKeyPath
-            sslContext = try TLSSetup.serverContext(
-                certificateChainPEM: SecretFile.read(certificatePath), privateKeyPEM: SecretFile.read(keyPath),
-                minimumVersion: configuration.tlsMinimumVersion)
-        } else {
-            sslContext = nil
-        }
 
         let hub = FanoutHub()
         let marketData = MarketDataPublisher(hub: hub)
@@ -55,21 +45,35 @@ public struct GatewayRunner: Sendable {
         let app = GatewayApp(
             configuration: configuration, clock: clock, store: store, identity: identity, venue: venue, hub: hub,
             marketData: marketData, logger: logger)
+        let tls: TLSContextProvider?
+        if configuration.tlsEnabled {
+            let source = TLSContextProvider.Source(
+                certificatePath: configuration.tlsCertificateFile ?? folder.pki.serverCertificatePath,
+                keyPath: configuration.tlsKeyFile ?? folder.pki.serverKeyPath, minimumVersion: configuration.tlsMinimumVersion)
+            do {
+                tls = try TLSContextProvider(source: source, logger: logger, metrics: app.metrics)
+            } catch {
+                throw BootstrapError("TLS certificate \(source.certificatePath): \(error)")
+            }
+            tls?.checkExpiry()
+        } else {
+            tls = nil
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let server = GatewayServer(app: app, group: group, sslContext: sslContext)
+        let server = GatewayServer(app: app, group: group, tls: tls)
         let address = try await server.start()
         let scheme = configuration.tlsEnabled ? "wss" : "ws"
         let hostForURL = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
         let url = "\(scheme)://\(hostForURL):\(address.port ?? configuration.listenPort)\(GatewayServer.webSocketPath)"
         if let demo = report.demo { try folder.writeDemoInfo(demo, url: url) }
-        printBanner(report: report, folder: folder, url: url, identity: identity, deposits: funded)
+        printBanner(report: report, folder: folder, url: url, identity: identity, deposits: funded, tls: tls)
         if let readyFile {
             try SecretFile.writePublic("\(configuration.listenHost):\(address.port ?? 0)\n", to: readyFile)
         }
 
         app.changeFeed = ChangeFeedFollower(app: app, afterSeq: startChangeSeq)
-        let service = GatewayService(app: app, server: server, logger: logger)
+        let service = GatewayService(app: app, server: server, tls: tls, logger: logger)
         let group2 = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -78,7 +82,9 @@ public struct GatewayRunner: Sendable {
         logger.info("stopped")
     }
 
-    private func printBanner(report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int) {
+    private func printBanner(
+        report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int, tls: TLSContextProvider?
+    ) {
         var lines: [String] = ["", "Bulwark gateway"]
         for line in report.created { lines.append("  created  \(line)") }
         for line in report.reused { lines.append("  reused   \(line)") }
@@ -86,6 +92,9 @@ public struct GatewayRunner: Sendable {
         lines.append("  credited \(deposits) deposit(s) to the built-in venue")
         lines.append("")
         lines.append("  listening  \(url)")
+        if let tls {
+            lines.append("  TLS cert   sha256 \(tls.bundle.fingerprint), \(tls.bundle.daysLeft()) days left")
+        }
         if configuration.tlsEnabled {
             lines.append("  trust CA   \(folder.pki.caCertificatePath)")
         } else {
@@ -107,12 +116,18 @@ public struct GatewayRunner: Sendable {
 struct GatewayService: Service {
     let app: GatewayApp
     let server: GatewayServer
+    let tls: TLSContextProvider?
     let logger: Logger
 
     func run() async throws {
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await app.changeFeed.run() }
             tasks.addTask { await SessionSweeper(app: app).run() }
+            if let tls {
+                tasks.addTask { await CertificateWatcher(tls: tls).pollFiles() }
+                tasks.addTask { await CertificateWatcher(tls: tls).reloadOnSIGHUP() }
+                tasks.addTask { await CertificateWatcher(tls: tls).checkExpiryDaily() }
+            }
             tasks.addTask {
                 try? await gracefulShutdown()
                 await drain()

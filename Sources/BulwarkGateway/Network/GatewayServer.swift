@@ -19,13 +19,13 @@ final class GatewayServer: Sendable {
 
     private let app: GatewayApp
     private let group: MultiThreadedEventLoopGroup
-    private let sslContext: NIOSSLContext?
+    private let tls: TLSContextProvider?
     private let serverChannel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
 
-    init(app: GatewayApp, group: MultiThreadedEventLoopGroup, sslContext: NIOSSLContext?) {
+    init(app: GatewayApp, group: MultiThreadedEventLoopGroup, tls: TLSContextProvider?) {
         self.app = app
         self.group = group
-        self.sslContext = sslContext
+        self.tls = tls
     }
 
     /// Binds and returns the local address (useful with port 0).
@@ -37,9 +37,10 @@ final class GatewayServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
-            .childChannelInitializer { [app, sslContext] channel in
+            .childChannelInitializer { [app, tls] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configurePipeline(channel: channel, app: app, sslContext: sslContext, policy: policy)
+                    // The context current at accept time: a certificate reload affects new connections only.
+                    try Self.configurePipeline(channel: channel, app: app, sslContext: tls?.context, policy: policy)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.listenHost, port: configuration.listenPort).get()
