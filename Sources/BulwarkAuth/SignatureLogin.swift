@@ -30,7 +30,9 @@ public struct SignatureLogin: Sendable {
     /// against a throw-away key when the key id is unknown, so the response time does not say
     /// whether the key exists; the nonce is recorded only for a valid signature, so an attacker
     /// cannot burn a victim's nonces. Every other failure is the same `auth_failed`.
-    public func verify(_ grant: SignatureGrant, challenge: String, nowMs: Int64) -> Result<Granted, RPCError> {
+    public func verify(
+        _ grant: SignatureGrant, challenge: String, clientCertificateSHA256: String? = nil, nowMs: Int64
+    ) -> Result<Granted, RPCError> {
         let skew = grant.timestampMs - nowMs
         guard abs(skew) <= recvWindowMs else {
             return .failure(RPCError(.timestampOutOfWindow, skewMs: skew))
@@ -53,6 +55,14 @@ public struct SignatureLogin: Sendable {
         case .fresh: break
         case .replayed: return .failure(RPCError(.replayDetected, field: "params.nonce"))
         case .full: return .failure(RPCError(.authFailed))
+        }
+
+        // A key pinned to a client certificate works only over a connection made with that
+        // certificate (a second factor for machines).
+        if let pin = key.clientCertificatePin {
+            guard let presented = clientCertificateSHA256, ConstantTime.equals(Array(pin.utf8), Array(presented.utf8)) else {
+                return .failure(RPCError(.authFailed))
+            }
         }
 
         guard key.isUsable(atMs: nowMs),

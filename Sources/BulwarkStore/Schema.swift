@@ -46,6 +46,9 @@ enum Schema {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v2-key-client-certificate-pin") { db in
+            try db.alter(table: "api_keys") { t in t.add(column: "client_cert_sha256", .text) }
+        }
         return migrator
     }
 }

@@ -95,23 +95,23 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
 
     public func createKey(
         accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
-        expiresMs: Int64?, nowMs: Int64
+        expiresMs: Int64?, clientCertificatePin: String? = nil, nowMs: Int64
     ) throws -> APIKeyRecord {
         guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
         let record = APIKeyRecord(
             id: Identifier.random(prefix: "k", bytes: 12), accountID: accountID, algorithm: algorithm,
             publicKey: publicKey, scopes: scopes, label: label, status: .active, createdMs: nowMs,
-            expiresMs: expiresMs)
+            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin)
         try pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO api_keys (id, account_id, algorithm, public_key, scopes, label, status, created_ms, expires_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO api_keys (id, account_id, algorithm, public_key, scopes, label, status, created_ms, expires_ms, client_cert_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     record.id, record.accountID, record.algorithm.rawValue, Data(record.publicKey),
                     Scope.render(record.scopes), record.label, record.status.rawValue, record.createdMs,
-                    record.expiresMs,
+                    record.expiresMs, record.clientCertificatePin,
                 ])
         }
         return record
@@ -154,7 +154,7 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
             algorithm: KeyAlgorithm(rawValue: row["algorithm"]) ?? .hmacSHA256, publicKey: blob,
             scopes: Scope.parseList(row["scopes"]) ?? [], label: row["label"],
             status: KeyStatus(rawValue: row["status"]) ?? .revoked, createdMs: row["created_ms"],
-            expiresMs: row["expires_ms"])
+            expiresMs: row["expires_ms"], clientCertificatePin: row["client_cert_sha256"])
     }
 
     // MARK: Deposits

@@ -2,6 +2,7 @@ import ArgumentParser
 import BulwarkAuth
 import BulwarkCore
 import BulwarkGateway
+import Foundation
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +33,12 @@ struct Keys: AsyncParsableCommand {
         @Option(name: .long, help: "Expire the key after this many days.")
         var expiresInDays: Int?
 
+        @Option(name: .long, help: "Pin the key to a client certificate: its SHA-256 (64 hex digits). The key then works only over mTLS with that certificate.")
+        var clientCertSha256: String?
+
+        @Option(name: .long, help: "Pin the key to the client certificate in this PEM file (computes its SHA-256).")
+        var clientCert: String?
+
         func run() async throws {
             guard let algorithm = KeyAlgorithm(rawValue: type), algorithm != .hmacSHA256 else {
                 throw CommandFailure("--type must be ed25519, es256 or ml-dsa-65")
@@ -44,11 +51,12 @@ struct Keys: AsyncParsableCommand {
                 throw CommandFailure("--scopes must be a non-empty list of read, trade, cancel, account")
             }
             if let days = expiresInDays, days <= 0 { throw CommandFailure("--expires-in-days must be positive") }
+            let pin = try ClientCertificatePin.resolve(sha256: clientCertSha256, pemFile: clientCert)
             let store = try OperatorStore.open(options.resolvedData)
             let now = SystemClock().nowMs()
             let key = try store.createKey(
                 accountID: account, algorithm: algorithm, publicKey: bytes, scopes: scopeSet, label: label,
-                expiresMs: expiresInDays.map { now + Int64($0) * 86_400_000 }, nowMs: now)
+                expiresMs: expiresInDays.map { now + Int64($0) * 86_400_000 }, clientCertificatePin: pin, nowMs: now)
             if options.json {
                 var w = JSONWriter()
                 w.beginObject()
@@ -148,6 +156,33 @@ enum KeyRendering {
             w.key("expires_ms")
             w.int(expires)
         }
+        if let pin = key.clientCertificatePin {
+            w.key("client_cert_sha256")
+            w.string(pin)
+        }
         w.endObject()
+    }
+}
+
+enum ClientCertificatePin {
+    /// Lowercase hex SHA-256 from `--client-cert-sha256` or from the certificate in `--client-cert`.
+    static func resolve(sha256: String?, pemFile: String?) throws -> String? {
+        switch (sha256, pemFile) {
+        case (nil, nil):
+            return nil
+        case (let hex?, nil):
+            let normalized = hex.lowercased().replacingOccurrences(of: ":", with: "")
+            guard normalized.count == 64, normalized.allSatisfy({ $0.isHexDigit }) else {
+                throw CommandFailure("--client-cert-sha256 must be 64 hex digits")
+            }
+            return normalized
+        case (nil, let path?):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), let certificate = try? DevelopmentPKI.leafCertificate(chainPEM: text) else {
+                throw CommandFailure("--client-cert: \(path) holds no PEM certificate")
+            }
+            return ClientCertificateVerifier.fingerprint(certificate)
+        default:
+            throw CommandFailure("give --client-cert-sha256 or --client-cert, not both")
+        }
     }
 }

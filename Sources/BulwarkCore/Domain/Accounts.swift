@@ -75,10 +75,12 @@ public struct APIKeyRecord: Sendable, Equatable {
     public let status: KeyStatus
     public let createdMs: Int64
     public let expiresMs: Int64?
+    /// SHA-256 (lowercase hex) of the client certificate this key only works over (mTLS), or nil.
+    public let clientCertificatePin: String?
 
     public init(
         id: String, accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>,
-        label: String, status: KeyStatus, createdMs: Int64, expiresMs: Int64?
+        label: String, status: KeyStatus, createdMs: Int64, expiresMs: Int64?, clientCertificatePin: String? = nil
     ) {
         self.id = id
         self.accountID = accountID
@@ -89,6 +91,7 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.status = status
         self.createdMs = createdMs
         self.expiresMs = expiresMs
+        self.clientCertificatePin = clientCertificatePin
     }
 
     public func isUsable(atMs now: Int64) -> Bool {

@@ -6,7 +6,9 @@ import BulwarkVenue
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOSSL
 import NIOWebSocket
+import Crypto
 
 /// The node's shared services, wired once at start. Handlers and connections reach everything
 /// through this one value instead of globals.
@@ -64,7 +66,14 @@ public final class GatewayApp: Sendable {
         let outbound = ConnectionOutbound(channel: channel, handler: handler)
         intake.outbound = outbound
         let clientIP = channel.remoteAddress?.ipAddress ?? "unknown"
-        let connection = Connection(id: Identifier.random(prefix: "c", bytes: 12), outbound: outbound, clientIP: clientIP, app: self)
+        // The validated client certificate, if any (mTLS): keys pinned to a certificate need it.
+        let peerCertificate = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
+        let certificateSHA256 = (try? peerCertificate?.toDERBytes()).map { der in
+            SHA256.hash(data: der).map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
+        }
+        let connection = Connection(
+            id: Identifier.random(prefix: "c", bytes: 12), outbound: outbound, clientIP: clientIP,
+            clientCertificateSHA256: certificateSHA256, app: self)
         connections.add(connection)
         metrics.connectionsOpen.add(1, ordering: .relaxed)
         Task { [metrics] in

@@ -49,7 +49,8 @@ public struct GatewayRunner: Sendable {
         if configuration.tlsEnabled {
             let source = TLSContextProvider.Source(
                 certificatePath: configuration.tlsCertificateFile ?? folder.pki.serverCertificatePath,
-                keyPath: configuration.tlsKeyFile ?? folder.pki.serverKeyPath, minimumVersion: configuration.tlsMinimumVersion)
+                keyPath: configuration.tlsKeyFile ?? folder.pki.serverKeyPath, minimumVersion: configuration.tlsMinimumVersion,
+                clientAuth: configuration.clientAuth, clientCAPath: configuration.clientCAFile, crlPaths: configuration.crlFiles)
             do {
                 tls = try TLSContextProvider(source: source, logger: logger, metrics: app.metrics)
             } catch {

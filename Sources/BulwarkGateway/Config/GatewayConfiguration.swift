@@ -17,6 +17,9 @@ public struct GatewayConfiguration: Sendable {
     public var tlsMinimumVersion: TLSMinimumVersion
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
+    public var clientAuth: ClientAuthMode
+    public var clientCAFile: String?
+    public var crlFiles: [String]
     public var limits: ConnectionLimits
     public var allowedOrigins: Set<String>
     public var recvWindowMs: Int64
@@ -74,13 +77,22 @@ public struct GatewayConfiguration: Sendable {
         guard certificate.isEmpty == key.isEmpty else {
             throw ConfigurationError("tls.cert_file and tls.key_file must be set together")
         }
+        guard let clientAuth = ClientAuthMode(rawValue: string("tls.client_auth")) else {
+            throw ConfigurationError("tls.client_auth must be none, optional or required")
+        }
+        let clientCAFile = string("tls.client_ca_file")
+        guard clientAuth == .none || !clientCAFile.isEmpty else {
+            throw ConfigurationError("tls.client_auth \(clientAuth.rawValue) needs tls.client_ca_file")
+        }
+        let crlFiles = string("tls.crl_files").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let origins = string("ws.allowed_origins").split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces)
         }
         let configuration = GatewayConfiguration(
             dataDirectory: string("data"), listenHost: host, listenPort: port, tlsEnabled: bool("tls.enabled"),
             tlsMinimumVersion: minimum, tlsCertificateFile: certificate.isEmpty ? nil : certificate,
-            tlsKeyFile: key.isEmpty ? nil : key, limits: limits, allowedOrigins: Set(origins.filter { !$0.isEmpty }),
+            tlsKeyFile: key.isEmpty ? nil : key, clientAuth: clientAuth, clientCAFile: clientCAFile.isEmpty ? nil : clientCAFile,
+            crlFiles: crlFiles, limits: limits, allowedOrigins: Set(origins.filter { !$0.isEmpty }),
             recvWindowMs: Int64(int("auth.recv_window_ms")), sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
             sessionAbsoluteTimeoutMs: Int64(int("session.absolute_timeout_ms")),
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))

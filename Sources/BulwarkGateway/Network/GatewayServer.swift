@@ -6,6 +6,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
+import X509
 
 /// The public listener: TCP, TLS, HTTP/1.1 and the WebSocket upgrade on `GET /ws/v1`.
 ///
@@ -40,7 +41,7 @@ final class GatewayServer: Sendable {
             .childChannelInitializer { [app, tls] channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The context current at accept time: a certificate reload affects new connections only.
-                    try Self.configurePipeline(channel: channel, app: app, sslContext: tls?.context, policy: policy)
+                    try Self.configurePipeline(channel: channel, app: app, tls: tls?.snapshot, policy: policy)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.listenHost, port: configuration.listenPort).get()
@@ -55,12 +56,37 @@ final class GatewayServer: Sendable {
         try? await channel?.close()
     }
 
+    /// The TLS handler; with client certificates enabled, their chains are validated by
+    /// `ClientCertificateVerifier` instead of BoringSSL.
+    private static func tlsHandler(_ tls: TLSContextProvider.Snapshot, logger: Logger) -> NIOSSLServerHandler {
+        guard let verifier = tls.clientVerifier else { return NIOSSLServerHandler(context: tls.context) }
+        return NIOSSLServerHandler(context: tls.context, customVerificationCallback: { certificates, promise in
+            let chain: [Certificate]
+            do {
+                chain = try certificates.map { try Certificate(derEncoded: $0.toDERBytes()) }
+            } catch {
+                logger.notice("client certificate refused", metadata: ["reason": "does not parse"])
+                promise.succeed(.failed)
+                return
+            }
+            promise.completeWithTask {
+                switch await verifier.verify(chain: chain) {
+                case .success:
+                    return .certificateVerified
+                case .failure(let rejection):
+                    logger.notice("client certificate refused", metadata: ["reason": "\(rejection.description)"])
+                    return .failed
+                }
+            }
+        })
+    }
+
     private static func configurePipeline(
-        channel: any Channel, app: GatewayApp, sslContext: NIOSSLContext?, policy: UpgradePolicy
+        channel: any Channel, app: GatewayApp, tls: TLSContextProvider.Snapshot?, policy: UpgradePolicy
     ) throws {
         let sync = channel.pipeline.syncOperations
         app.metrics.connectionsAccepted.add(1, ordering: .relaxed)
-        if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
+        if let tls { try sync.addHandler(Self.tlsHandler(tls, logger: app.logger)) }
         let limits = app.configuration.limits
         let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs))
         try sync.addHandler(deadline, name: "bulwark.handshake-deadline")

@@ -18,6 +18,8 @@ actor Connection: SessionListener {
     nonisolated let id: String
     nonisolated let outbound: ConnectionOutbound
     nonisolated let clientIP: String
+    /// SHA-256 of the client certificate this connection was made with (mTLS), or nil.
+    nonisolated let clientCertificateSHA256: String?
     let app: GatewayApp
     private(set) var challenge: String
     private(set) var session: Session?
@@ -28,10 +30,11 @@ actor Connection: SessionListener {
     /// right after it, so a client always sees the result before the channel's first message.
     private var pendingTopics: [SubscriptionTopic] = []
 
-    init(id: String, outbound: ConnectionOutbound, clientIP: String, app: GatewayApp) {
+    init(id: String, outbound: ConnectionOutbound, clientIP: String, clientCertificateSHA256: String?, app: GatewayApp) {
         self.id = id
         self.outbound = outbound
         self.clientIP = clientIP
+        self.clientCertificateSHA256 = clientCertificateSHA256
         self.app = app
         self.challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
     }
@@ -206,7 +209,7 @@ actor Connection: SessionListener {
         let grant = try SignatureGrant(params: reader)
         let now = app.clock.nowMs()
         let granted: SignatureLogin.Granted
-        switch app.login.verify(grant, challenge: challenge, nowMs: now) {
+        switch app.login.verify(grant, challenge: challenge, clientCertificateSHA256: clientCertificateSHA256, nowMs: now) {
         case .success(let value): granted = value
         case .failure(let error):
             app.metrics.loginFailures.add(1, ordering: .relaxed)

@@ -13,6 +13,17 @@ public final class TLSContextProvider: Sendable {
         public let certificatePath: String
         public let keyPath: String
         public let minimumVersion: GatewayConfiguration.TLSMinimumVersion
+        public var clientAuth: ClientAuthMode = .none
+        public var clientCAPath: String?
+        public var crlPaths: [String] = []
+
+        var allPaths: [String] { [certificatePath, keyPath] + (clientCAPath.map { [$0] } ?? []) + crlPaths }
+    }
+
+    /// What a new connection needs from the current TLS state.
+    struct Snapshot: Sendable {
+        let context: NIOSSLContext
+        let clientVerifier: ClientCertificateVerifier?
     }
 
     public enum ReloadOutcome: Sendable, Equatable {
@@ -22,7 +33,7 @@ public final class TLSContextProvider: Sendable {
     }
 
     private struct Current {
-        var context: NIOSSLContext
+        var snapshot: Snapshot
         var bundle: CertificateBundle
         var fileStamp: SourceStamp
     }
@@ -36,19 +47,33 @@ public final class TLSContextProvider: Sendable {
         self.source = source
         self.logger = logger
         self.metrics = metrics
-        let (bundle, context) = try Self.load(source)
-        current = NIOLockedValueBox(Current(context: context, bundle: bundle, fileStamp: SourceStamp.of(source)))
+        let (bundle, snapshot) = try Self.load(source)
+        current = NIOLockedValueBox(Current(snapshot: snapshot, bundle: bundle, fileStamp: SourceStamp.of(source)))
     }
 
-    var context: NIOSSLContext { current.withLockedValue { $0.context } }
+    var snapshot: Snapshot { current.withLockedValue { $0.snapshot } }
+    var context: NIOSSLContext { snapshot.context }
     public var bundle: CertificateBundle { current.withLockedValue { $0.bundle } }
 
-    private static func load(_ source: Source) throws -> (CertificateBundle, NIOSSLContext) {
+    private static func load(_ source: Source) throws -> (CertificateBundle, Snapshot) {
         let chain = try SecretFile.read(source.certificatePath)
         let key = try SecretFile.read(source.keyPath)
         let bundle = try CertificateBundle(chainPEM: chain, keyPEM: key)
-        let context = try TLSSetup.serverContext(certificateChainPEM: chain, privateKeyPEM: key, minimumVersion: source.minimumVersion)
-        return (bundle, context)
+        var verifier: ClientCertificateVerifier?
+        var clientCAs: String?
+        if source.clientAuth != .none, let caPath = source.clientCAPath {
+            let caPEM = try SecretFile.read(caPath)
+            let crls = try source.crlPaths.map { path -> [UInt8] in
+                guard let data = FileManager.default.contents(atPath: path) else { throw BootstrapError("cannot read CRL \(path)") }
+                return Array(data)
+            }
+            verifier = try ClientCertificateVerifier(caBundlePEM: caPEM, crlFiles: crls)
+            clientCAs = caPEM
+        }
+        let context = try TLSSetup.serverContext(
+            certificateChainPEM: chain, privateKeyPEM: key, minimumVersion: source.minimumVersion, clientAuth: source.clientAuth,
+            clientCAsPEM: clientCAs)
+        return (bundle, Snapshot(context: context, clientVerifier: verifier))
     }
 
     /// Reloads when forced (SIGHUP) or when the files changed since the last load.
@@ -57,10 +82,10 @@ public final class TLSContextProvider: Sendable {
         let stamp = SourceStamp.of(source)
         if !force, stamp == current.withLockedValue({ $0.fileStamp }) { return .unchanged }
         do {
-            let (bundle, context) = try Self.load(source)
+            let (bundle, snapshot) = try Self.load(source)
             let previous = current.withLockedValue { current -> String in
                 let old = current.bundle.fingerprint
-                current = Current(context: context, bundle: bundle, fileStamp: stamp)
+                current = Current(snapshot: snapshot, bundle: bundle, fileStamp: stamp)
                 return old
             }
             metrics.certificateReloads.add(1, ordering: .relaxed)
@@ -120,12 +145,12 @@ struct FileStamp: Equatable, Sendable {
     }
 }
 
-/// The stamps of both files of a certificate source.
+/// The stamps of every file of a certificate source (chain, key, client CAs, CRLs): a change to any
+/// of them reloads, so a new CRL takes effect without a restart.
 struct SourceStamp: Equatable, Sendable {
-    let certificate: FileStamp?
-    let key: FileStamp?
+    let files: [FileStamp?]
 
     static func of(_ source: TLSContextProvider.Source) -> SourceStamp {
-        SourceStamp(certificate: FileStamp.of(source.certificatePath), key: FileStamp.of(source.keyPath))
+        SourceStamp(files: source.allPaths.map(FileStamp.of))
     }
 }

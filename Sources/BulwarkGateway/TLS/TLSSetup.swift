@@ -16,7 +16,8 @@ enum TLSSetup {
     static let keyExchangeGroups: [NIOTLSCurve] = [.x25519_MLKEM768, .x25519, .secp256r1]
 
     static func serverContext(
-        certificateChainPEM: String, privateKeyPEM: String, minimumVersion: GatewayConfiguration.TLSMinimumVersion
+        certificateChainPEM: String, privateKeyPEM: String, minimumVersion: GatewayConfiguration.TLSMinimumVersion,
+        clientAuth: ClientAuthMode = .none, clientCAsPEM: String? = nil
     ) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificateChainPEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)
@@ -26,6 +27,21 @@ enum TLSSetup {
         configuration.curves = keyExchangeGroups
         configuration.applicationProtocols = ["http/1.1"]
         configuration.renegotiationSupport = .none
+        // Client certificates: BoringSSL asks for one (and, when required, insists); the chain itself
+        // is validated by ClientCertificateVerifier through the handler's custom callback.
+        switch clientAuth {
+        case .none:
+            configuration.certificateVerification = .none
+        case .optional:
+            configuration.certificateVerification = .optionalVerification
+        case .required:
+            configuration.certificateVerification = .noHostnameVerification
+        }
+        if let clientCAsPEM {
+            let cas = try NIOSSLCertificate.fromPEMBytes(Array(clientCAsPEM.utf8))
+            configuration.trustRoots = .certificates(cas)
+            configuration.sendCANameList = true
+        }
         return try NIOSSLContext(configuration: configuration)
     }
 }

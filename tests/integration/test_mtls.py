@@ -1,0 +1,177 @@
+"""Client certificates (mTLS) with a CA, certificates and a CRL made by Python `cryptography`."""
+import asyncio
+import datetime
+import hashlib
+import json
+import os
+import socket
+import ssl
+
+import pytest
+import websockets
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from bulwark_client import Client, Ed25519Key, b64u
+from conftest import Gateway, run_cli
+
+NOW = datetime.datetime.now(datetime.timezone.utc)
+
+
+def name(common):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def make_ca(common):
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(name(common)).issuer_name(name(common)).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(NOW - datetime.timedelta(days=1))
+            .not_valid_after(NOW + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def make_client(ca_key, ca_cert, common, eku=(ExtendedKeyUsageOID.CLIENT_AUTH,), not_after_days=30, not_before_days=1):
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (x509.CertificateBuilder().subject_name(name(common)).issuer_name(ca_cert.subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(NOW - datetime.timedelta(days=not_before_days))
+               .not_valid_after(NOW + datetime.timedelta(days=not_after_days))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def write_pair(directory, label, key, cert):
+    cert_path, key_path = os.path.join(directory, label + ".pem"), os.path.join(directory, label + "-key.pem")
+    open(cert_path, "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+    open(key_path, "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def fingerprint(cert):
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def pki(workdir):
+    directory = os.path.join(workdir, "mtls-pki")
+    os.makedirs(directory, exist_ok=True)
+    ca_key, ca = make_ca("Bulwark test client CA")
+    other_key, other_ca = make_ca("Some other CA")
+    certs = {
+        "good": make_client(ca_key, ca, "good-bot"),
+        "second": make_client(ca_key, ca, "second-bot"),
+        "expired": make_client(ca_key, ca, "old-bot", not_after_days=-1, not_before_days=30),
+        "server_only": make_client(ca_key, ca, "web", eku=(ExtendedKeyUsageOID.SERVER_AUTH,)),
+        "revoked": make_client(ca_key, ca, "stolen-bot"),
+        "foreign": make_client(other_key, other_ca, "foreign-bot"),
+    }
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject).last_update(NOW - datetime.timedelta(hours=1))
+           .next_update(NOW + datetime.timedelta(days=7))
+           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(certs["revoked"][1].serial_number)
+                                    .revocation_date(NOW - datetime.timedelta(hours=1)).build())
+           .sign(ca_key, hashes.SHA256()))
+    crl_path = os.path.join(directory, "clients.crl")
+    open(crl_path, "wb").write(crl.public_bytes(serialization.Encoding.DER))
+    ca_path = os.path.join(directory, "client-ca.pem")
+    open(ca_path, "wb").write(ca.public_bytes(serialization.Encoding.PEM))
+    files = {label: write_pair(directory, label, key, cert) for label, (key, cert) in certs.items()}
+    return {"ca": ca_path, "crl": crl_path, "files": files, "certs": {k: v[1] for k, v in certs.items()}}
+
+
+def mtls_gateway(workdir, pki, mode, name):
+    return Gateway(os.path.join(workdir, name), extra_env={
+        "BULWARK_TLS_CLIENT_AUTH": mode, "BULWARK_TLS_CLIENT_CA_FILE": pki["ca"], "BULWARK_TLS_CRL_FILES": pki["crl"]})
+
+
+@pytest.fixture(scope="module")
+def optional_gateway(workdir, pki):
+    server = mtls_gateway(workdir, pki, "optional", "mtls-optional")
+    yield server
+    server.stop()
+
+
+def tls_context(server, pki, label=None):
+    context = ssl.create_default_context(cafile=server.ca)
+    if label:
+        context.load_cert_chain(*pki["files"][label])
+    return context
+
+
+def upgrade_works(server, context):
+    """True when the WebSocket upgrade succeeds and hello arrives over this TLS context."""
+    async def attempt():
+        try:
+            async with websockets.connect(server.url, ssl=context, open_timeout=5) as ws:
+                return '"hello"' in await asyncio.wait_for(ws.recv(), 5)
+        except (ssl.SSLError, websockets.exceptions.WebSocketException, ConnectionError, OSError, asyncio.TimeoutError):
+            return False
+    return asyncio.run(attempt())
+
+
+@pytest.mark.parametrize("label, refusal", [
+    (None, None),             # optional mode: no certificate is fine
+    ("good", None),
+    ("expired", "old-bot"),   # RFC5280Policy names the expired certificate
+    ("foreign", "no chain to a configured CA"),
+    ("server_only", "lacks the clientAuth extended key usage"),
+    ("revoked", "is revoked by its issuer's CRL"),
+])
+def test_optional_mode_validates_presented_certificates(optional_gateway, pki, label, refusal):
+    assert upgrade_works(optional_gateway, tls_context(optional_gateway, pki, label)) is (refusal is None)
+    if refusal:
+        refused = [line for line in optional_gateway.output().splitlines() if "client certificate refused" in line]
+        assert any(refusal in line for line in refused), refused
+
+
+def test_required_mode_refuses_connections_without_a_certificate(workdir, pki):
+    server = mtls_gateway(workdir, pki, "required", "mtls-required")
+    try:
+        assert not upgrade_works(server, tls_context(server, pki))
+        assert upgrade_works(server, tls_context(server, pki, "good"))
+        assert not upgrade_works(server, tls_context(server, pki, "revoked"))
+    finally:
+        assert server.stop() == 0
+
+
+def test_api_key_pinned_to_a_client_certificate(optional_gateway, pki):
+    data = optional_gateway.data
+    account = run_cli(data, "accounts", "create", "--name", "pinned-" + os.urandom(3).hex())["account_id"]
+    key = Ed25519Key()
+    good_cert_file = pki["files"]["good"][0]
+    key_id = run_cli(data, "keys", "create", "--account", account, "--type", "ed25519", "--public-key",
+                     b64u(key.public_raw()), "--scopes", "read", "--client-cert", good_cert_file)["key_id"]
+    shown = run_cli(data, "keys", "show", key_id)
+    assert shown["client_cert_sha256"] == fingerprint(pki["certs"]["good"])
+
+    async def login(label):
+        tls = tls_context(optional_gateway, pki, label)
+        ws = await websockets.connect(optional_gateway.url, ssl=tls, subprotocols=["bulwark.v1"], open_timeout=5)
+        client = Client(ws)
+        client.hello = json.loads(await ws.recv())
+        client.challenge = client.hello["params"]["challenge"]
+        reply = await client.call("public/auth", client.auth_params(key_id, key))
+        await ws.close()
+        return reply
+
+    assert "result" in asyncio.run(login("good"))
+    assert asyncio.run(login(None))["error"]["message"] == "auth_failed"      # no certificate
+    assert asyncio.run(login("second"))["error"]["message"] == "auth_failed"  # a valid but different certificate
+
+
+def test_a_crl_not_signed_by_a_client_ca_stops_the_start(workdir, pki):
+    other_key, other_ca = make_ca("Impostor CA")
+    forged = (x509.CertificateRevocationListBuilder().issuer_name(other_ca.subject).last_update(NOW)
+              .next_update(NOW + datetime.timedelta(days=1)).sign(other_key, hashes.SHA256()))
+    path = os.path.join(workdir, "forged.crl")
+    open(path, "wb").write(forged.public_bytes(serialization.Encoding.PEM))
+    with pytest.raises(RuntimeError) as failed:
+        Gateway(os.path.join(workdir, "mtls-forged"), extra_env={
+            "BULWARK_TLS_CLIENT_AUTH": "optional", "BULWARK_TLS_CLIENT_CA_FILE": pki["ca"], "BULWARK_TLS_CRL_FILES": path})
+    assert "not signed by a configured client CA" in str(failed.value)
