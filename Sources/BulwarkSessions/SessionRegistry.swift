@@ -53,6 +53,11 @@ public final class SessionRegistry: Sendable {
 
     public var count: Int { entries.withLock { $0.count } }
 
+    /// Every live session, oldest first (operators' view).
+    public var all: [Session] {
+        entries.withLock { $0.values.map(\.session) }.sorted { $0.createdMs == $1.createdMs ? $0.id < $1.id : $0.createdMs < $1.createdMs }
+    }
+
     /// Ends one session; listeners are told outside the lock unless `notify` is false (the caller
     /// is the session's own connection, ending it in answer to a request).
     @discardableResult

@@ -45,20 +45,30 @@ public actor BuiltinVenue {
     }
 
     public func cancel(accountID: String, orderID: String, nowMs: Int64) -> Result<Order, OrderRejection> {
-        switch engine.cancel(accountID: accountID, orderID: orderID, nowMs: nowMs) {
-        case .success(let (order, events)):
-            publish(events)
-            return .success(order)
-        case .failure(let rejection):
-            return .failure(rejection)
-        }
+        published(engine.cancel(accountID: accountID, orderID: orderID, nowMs: nowMs))
     }
 
-    public func cancelAll(accountID: String, instrument: String?, nowMs: Int64) -> [Order] {
-        let (orders, events) = engine.cancelAll(accountID: accountID, instrument: instrument, nowMs: nowMs)
+    public func cancel(accountID: String, clientOrderID: String, nowMs: Int64) -> Result<Order, OrderRejection> {
+        published(engine.cancel(accountID: accountID, clientOrderID: clientOrderID, nowMs: nowMs))
+    }
+
+    /// See `MatchingEngine.amend`: a price change or a size increase loses time priority.
+    public func amend(
+        accountID: String, orderID: String, newPrice: FixedDecimal?, newQty: FixedDecimal?, nowMs: Int64,
+        maxNotional: FixedDecimal? = nil
+    ) -> Result<Order, OrderRejection> {
+        published(engine.amend(accountID: accountID, orderID: orderID, newPrice: newPrice, newQty: newQty, nowMs: nowMs, maxNotional: maxNotional))
+    }
+
+    public func cancelAll(accountID: String, instrument: String?, reason: CancelReason = .cancelAll, nowMs: Int64) -> [Order] {
+        let (orders, events) = engine.cancelAll(accountID: accountID, instrument: instrument, reason: reason, nowMs: nowMs)
         publish(events)
         return orders
     }
+
+    /// Halts or resumes an instrument; false for an unknown symbol.
+    @discardableResult
+    public func setStatus(_ status: Instrument.Status, of symbol: String) -> Bool { engine.setStatus(status, of: symbol) }
 
     public func order(accountID: String, orderID: String) -> Order? { engine.order(accountID: accountID, orderID: orderID) }
 
@@ -100,6 +110,13 @@ public actor BuiltinVenue {
     public func seedHouseLiquidity(accountID: String, nowMs: Int64) {
         for request in DemoMarket.houseLadder(accountID: accountID, instruments: engine.listInstruments) {
             if case .success(let outcome) = engine.place(request, nowMs: nowMs) { publish(outcome.events) }
+        }
+    }
+
+    private func published(_ result: Result<OrderOutcome, OrderRejection>) -> Result<Order, OrderRejection> {
+        result.map { outcome in
+            publish(outcome.events)
+            return outcome.order
         }
     }
 

@@ -30,14 +30,16 @@ public struct Instrument: Sendable, Equatable {
     public let kind: InstrumentKind
     /// What a quantity counts (BTC for BTC-USD, BTC-PERP and BTC options).
     public let baseAsset: String
-    /// What prices, fees and premiums are paid in.
+    /// The settlement asset: what prices, fees and premiums are paid in (the quote for spot,
+    /// "USD" for perpetuals and options).
     public let quoteAsset: String
     public let tickSize: FixedDecimal
     public let lotSize: FixedDecimal
     public let minQty: FixedDecimal
     public let maxQty: FixedDecimal
     public let maxOrderNotional: FixedDecimal
-    /// Fat-finger band: limit prices must lie within this fraction of the reference price.
+    /// Fat-finger band, a FRACTION of the reference price (0.1 = ±10 %): limit prices must lie
+    /// within it, and market orders trade only inside it. Nil: no band (and no market orders).
     public let priceCollar: FixedDecimal?
     /// The reference price before the first trade; afterwards the last trade price.
     public let initialReferencePrice: FixedDecimal
@@ -70,13 +72,6 @@ public struct Instrument: Sendable, Equatable {
     /// Spot trades move the base asset; derivatives only change positions.
     public var deliversBaseAsset: Bool { kind == .spot }
 
-    /// Option buyers pay the premium in full; spot buyers pay the notional.
-    var buyerPaysNotional: Bool {
-        switch kind {
-        case .spot, .option: true
-        case .perpetual: false
-        }
-    }
-
+    /// Holds are sized with the higher rate: an order may end up maker or taker.
     var higherFeeRate: FixedDecimal { max(makerFeeRate, takerFeeRate) }
 }

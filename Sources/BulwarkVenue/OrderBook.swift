@@ -1,24 +1,59 @@
 import BulwarkCore
 
-/// One side's price levels of a limit order book, best first, each a FIFO of order ids.
-///
-/// Levels live in a sorted array found by binary search: inserting or removing a level is
-/// O(levels), fine for the depth of a real book; orders within a level keep arrival order (time
-/// priority). Removing an order from the middle of a level is O(orders at that level).
-struct BookSide {
-    struct Level {
-        let price: FixedDecimal
-        var orderIDs: [String]
-        var total: FixedDecimal
+/// One price level: a FIFO of resting order ids (time priority) and their total remaining quantity.
+struct BookLevel {
+    let price: FixedDecimal
+    private(set) var total: FixedDecimal
+    /// Live ids are `ids[head...]`; consumed ids before `head` are dropped lazily, so taking the
+    /// front order (the common case, matching) is O(1) amortized.
+    private var ids: [String]
+    private var head = 0
+
+    init(price: FixedDecimal, orderID: String, qty: FixedDecimal) {
+        self.price = price
+        total = qty
+        ids = [orderID]
     }
 
+    var isEmpty: Bool { head == ids.count }
+    var front: String? { isEmpty ? nil : ids[head] }
+    var orderIDs: ArraySlice<String> { ids[head...] }
+
+    mutating func append(_ orderID: String, qty: FixedDecimal) {
+        ids.append(orderID)
+        total += qty
+    }
+
+    mutating func reduceTotal(by qty: FixedDecimal) { total -= qty }
+
+    /// Removes an order: O(1) for the front, O(orders at this level) from the middle.
+    mutating func remove(_ orderID: String) {
+        if ids[head] == orderID {
+            head += 1
+            if head == ids.count {
+                ids.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 32 && head * 2 >= ids.count {
+                ids.removeFirst(head)
+                head = 0
+            }
+        } else if let position = ids[head...].firstIndex(of: orderID) {
+            ids.remove(at: position)
+        }
+    }
+}
+
+/// One side of a book. Levels live in a sorted array, worst first and best LAST, so the churn at
+/// the top of the book (new best level, best level consumed) is an append or a removeLast; other
+/// levels are found by binary search and inserted or removed in O(levels).
+struct BookSide {
     let side: OrderSide
-    private(set) var levels: [Level] = []
+    private(set) var levels: [BookLevel] = []
 
     init(side: OrderSide) { self.side = side }
 
-    /// Bids: highest first; asks: lowest first.
-    private func isBetter(_ a: FixedDecimal, than b: FixedDecimal) -> Bool { side == .buy ? a > b : a < b }
+    /// Bids: higher is better; asks: lower is better.
+    func isBetter(_ a: FixedDecimal, than b: FixedDecimal) -> Bool { side == .buy ? a > b : a < b }
 
     /// Index of the level at `price`, or where it would be inserted.
     private func search(_ price: FixedDecimal) -> (index: Int, found: Bool) {
@@ -26,64 +61,76 @@ struct BookSide {
         var high = levels.count
         while low < high {
             let mid = (low + high) / 2
-            if levels[mid].price == price { return (mid, true) }
-            if isBetter(levels[mid].price, than: price) { low = mid + 1 } else { high = mid }
+            let levelPrice = levels[mid].price
+            if levelPrice == price { return (mid, true) }
+            if isBetter(price, than: levelPrice) { low = mid + 1 } else { high = mid }
         }
         return (low, false)
     }
 
-    var best: Level? { levels.first }
+    var best: BookLevel? { levels.last }
 
-    func total(at price: FixedDecimal) -> FixedDecimal {
-        let (index, found) = search(price)
-        return found ? levels[index].total : .zero
+    /// The best level's price and its first order (read in place: holding a copy of the level
+    /// while the book is mutated would copy its queue).
+    var bestFront: (price: FixedDecimal, orderID: String)? {
+        guard let index = levels.indices.last, let id = levels[index].front else { return nil }
+        return (levels[index].price, id)
     }
+    var isEmpty: Bool { levels.isEmpty }
+
+    /// Levels best first.
+    var levelsBestFirst: ReversedCollection<[BookLevel]> { levels.reversed() }
 
     /// Appends an order at the back of its level's queue; returns the level's new total.
+    @discardableResult
     mutating func add(orderID: String, price: FixedDecimal, qty: FixedDecimal) -> FixedDecimal {
         let (index, found) = search(price)
         if found {
-            levels[index].orderIDs.append(orderID)
-            levels[index].total += qty
+            levels[index].append(orderID, qty: qty)
             return levels[index].total
         }
-        levels.insert(Level(price: price, orderIDs: [orderID], total: qty), at: index)
+        levels.insert(BookLevel(price: price, orderID: orderID, qty: qty), at: index)
         return qty
     }
 
-    /// Removes `qty` of an order at `price` (the whole order when `removeOrder`); returns the new level total.
+    /// Takes `qty` off the level at `price`; with `removeOrder` the order also leaves the queue.
+    /// Returns the level's new total (zero when the level is gone).
+    @discardableResult
     mutating func reduce(orderID: String, price: FixedDecimal, by qty: FixedDecimal, removeOrder: Bool) -> FixedDecimal {
         let (index, found) = search(price)
-        guard found else { return .zero }
-        levels[index].total -= qty
-        if removeOrder, let position = levels[index].orderIDs.firstIndex(of: orderID) {
-            levels[index].orderIDs.remove(at: position)
-        }
-        if levels[index].orderIDs.isEmpty {
+        precondition(found, "book level \(price) missing")
+        levels[index].reduceTotal(by: qty)
+        if removeOrder { levels[index].remove(orderID) }
+        if levels[index].isEmpty {
             levels.remove(at: index)
             return .zero
         }
         return levels[index].total
     }
 
-    /// Whether a taker limit of `price` (nil: market) may trade with a resting level at `levelPrice`.
-    static func crosses(takerSide: OrderSide, limit: FixedDecimal, levelPrice: FixedDecimal) -> Bool {
-        takerSide == .buy ? levelPrice <= limit : levelPrice >= limit
-    }
-
     func snapshot(depth: Int?) -> [(price: FixedDecimal, qty: FixedDecimal)] {
-        let slice = depth.map { levels.prefix($0) } ?? levels[...]
-        return slice.map { ($0.price, $0.total) }
+        let best = levelsBestFirst
+        let slice = depth.map { Array(best.prefix(max(0, $0))) } ?? Array(best)
+        return slice.map { (price: $0.price, qty: $0.total) }
     }
 }
 
+/// Whether a taker with limit `limit` may trade with a resting level at `levelPrice`.
+func crosses(takerSide: OrderSide, limit: FixedDecimal, levelPrice: FixedDecimal) -> Bool {
+    takerSide == .buy ? levelPrice <= limit : levelPrice >= limit
+}
+
+/// A price-time priority limit order book for one instrument.
 struct OrderBook {
     var bids = BookSide(side: .buy)
     var asks = BookSide(side: .sell)
+    /// Incremented once per operation that changed this book (the `bookDelta` seq).
     var seq: UInt64 = 0
 
     subscript(side: OrderSide) -> BookSide {
         get { side == .buy ? bids : asks }
-        set { if side == .buy { bids = newValue } else { asks = newValue } }
+        _modify {
+            if side == .buy { yield &bids } else { yield &asks }
+        }
     }
 }

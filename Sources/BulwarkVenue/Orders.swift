@@ -13,18 +13,29 @@ public enum OrderType: String, Sendable {
 }
 
 public enum TimeInForce: String, Sendable {
+    /// Good till cancelled: the unfilled rest of a limit order rests on the book.
     case gtc
+    /// Immediate or cancel: the unfilled rest is cancelled (`ioc_remainder`).
     case ioc
+    /// Fill or kill: all at once or nothing (`fok_not_fillable`, no trade and no book change).
     case fok
+    /// Maker only: cancelled (`post_only_would_cross`) instead of taking liquidity.
     case postOnly = "post_only"
 }
 
+/// The life of an order. A request refused by a pre-trade control never becomes an order (the
+/// caller gets an `OrderRejection` and nothing is stored), so there is no `rejected` status; an
+/// order stopped by its time in force (ioc remainder, fok not fillable, post-only would cross,
+/// market remainder) ends `cancelled` with a `CancelReason` instead of a separate `expired`.
 public enum OrderStatus: String, Sendable {
+    /// Resting with nothing filled.
     case open
+    /// Resting (or, transiently, being matched) with part filled.
     case partiallyFilled = "partially_filled"
     case filled
     case cancelled
     /// The gateway could not learn the outcome (external venue timeout); resolved on `orders`.
+    /// The built-in engine never produces it.
     case unknown
 
     public var isFinal: Bool { self == .filled || self == .cancelled }
@@ -37,9 +48,12 @@ public enum CancelReason: String, Sendable {
     case fillOrKillNotFillable = "fok_not_fillable"
     case postOnlyWouldCross = "post_only_would_cross"
     case selfTradePrevention = "self_trade_prevention"
+    /// A market order found nothing (left) to trade on the opposite side.
     case noLiquidity = "no_liquidity"
+    /// A market order's remainder would have traded outside the price collar.
     case marketCollar = "market_collar"
     case cancelAll = "cancel_all"
+    case killSwitch = "kill_switch"
 }
 
 public struct OrderRequest: Sendable {
@@ -49,9 +63,12 @@ public struct OrderRequest: Sendable {
     public var side: OrderSide
     public var type: OrderType
     public var qty: FixedDecimal
+    /// Required for limit orders, refused for market orders.
     public var price: FixedDecimal?
     public var timeInForce: TimeInForce
+    /// Unique per account: a repeat returns the original order (`PlaceOutcome.duplicate`).
     public var clientOrderID: String
+    /// The request is refused (`deadline_exceeded`) when `deadlineMs < nowMs`.
     public var deadlineMs: Int64?
     /// Per-key notional cap, checked with the instrument's own.
     public var maxNotional: FixedDecimal?
@@ -76,6 +93,7 @@ public struct OrderRequest: Sendable {
 }
 
 public struct Order: Sendable, Equatable {
+    /// "o_1", "o_2", … in arrival order.
     public let orderID: String
     public let clientOrderID: String
     public let accountID: String
@@ -83,8 +101,10 @@ public struct Order: Sendable, Equatable {
     public let side: OrderSide
     public let type: OrderType
     public let timeInForce: TimeInForce
-    public let price: FixedDecimal?
-    public let qty: FixedDecimal
+    /// The limit price (nil for market orders); changed only by an amend.
+    public internal(set) var price: FixedDecimal?
+    /// The total quantity; changed only by an amend.
+    public internal(set) var qty: FixedDecimal
     public internal(set) var filledQty: FixedDecimal = .zero
     /// Sum of price × qty over fills, for the average price.
     public internal(set) var filledNotional: FixedDecimal = .zero
@@ -92,86 +112,18 @@ public struct Order: Sendable, Equatable {
     public internal(set) var cancelReason: CancelReason?
     public let createdMs: Int64
     public internal(set) var updatedMs: Int64
+    /// Arrival number (the digits of `orderID`), for ordering lists.
+    let number: UInt64
 
+    /// What is left to fill (still reported after a cancel; the wire shows 0 for final orders).
     public var remainingQty: FixedDecimal { qty - filledQty }
 
-    /// Volume-weighted average fill price, rounded down to 18 decimals.
+    /// Volume-weighted average fill price, truncated to 18 decimals; nil before the first fill.
     public var averagePrice: FixedDecimal? {
         guard filledQty.isPositive else { return nil }
         return filledNotional.divided(by: filledQty)
     }
-}
 
-public struct Trade: Sendable, Equatable {
-    public let tradeID: String
-    public let instrument: String
-    public let price: FixedDecimal
-    public let qty: FixedDecimal
-    public let takerSide: OrderSide
-    public let makerOrderID: String
-    public let takerOrderID: String
-    public let makerAccountID: String
-    public let takerAccountID: String
-    public let makerFee: FixedDecimal
-    public let takerFee: FixedDecimal
-    public let timestampMs: Int64
-}
-
-public struct BookLevelChange: Sendable, Equatable {
-    public let side: OrderSide
-    public let price: FixedDecimal
-    /// The level's new total; zero means the level is gone.
-    public let qty: FixedDecimal
-}
-
-public struct BookSnapshot: Sendable, Equatable {
-    public let instrument: String
-    public let seq: UInt64
-    public let bids: [(price: FixedDecimal, qty: FixedDecimal)]
-    public let asks: [(price: FixedDecimal, qty: FixedDecimal)]
-
-    public static func == (lhs: BookSnapshot, rhs: BookSnapshot) -> Bool {
-        lhs.instrument == rhs.instrument && lhs.seq == rhs.seq
-            && lhs.bids.elementsEqual(rhs.bids, by: { $0 == $1 }) && lhs.asks.elementsEqual(rhs.asks, by: { $0 == $1 })
-    }
-}
-
-public struct Balance: Sendable, Equatable {
-    public let asset: String
-    public let total: FixedDecimal
-    public let available: FixedDecimal
-}
-
-public struct Position: Sendable, Equatable {
-    public let instrument: String
-    public let qty: FixedDecimal
-}
-
-/// What the engine tells the world after an operation, in order.
-public enum EngineEvent: Sendable, Equatable {
-    case orderUpdate(Order)
-    case trade(Trade)
-    case bookDelta(instrument: String, seq: UInt64, changes: [BookLevelChange])
-    case balanceUpdate(accountID: String, Balance)
-    case positionUpdate(accountID: String, Position)
-}
-
-/// An order refused before it reached the book; nothing was stored.
-public struct OrderRejection: Error, Sendable, Equatable {
-    public let code: ErrorCode
-    public let field: String?
-    public let reason: String?
-
-    public init(_ code: ErrorCode, field: String? = nil, reason: String? = nil) {
-        self.code = code
-        self.field = field
-        self.reason = reason
-    }
-}
-
-public struct PlaceOutcome: Sendable {
-    public let order: Order
-    public let duplicate: Bool
-    public let trades: [Trade]
-    public let events: [EngineEvent]
+    /// Whether the order sits on the book (not final; market and ioc/fok orders never rest).
+    public var isResting: Bool { !status.isFinal && type == .limit }
 }

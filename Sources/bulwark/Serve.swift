@@ -12,7 +12,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Public listener HOST:PORT (default 127.0.0.1:8443; port 0 picks a free one).")
     var listen: String?
 
-    @Option(name: .long, help: "Admin listener HOST:PORT (the admin API is not available yet).")
+    @Option(name: .long, help: "Admin listener HOST:PORT (/admin/v1 over mutual TLS; needs admin.client_ca_file).")
     var adminListen: String?
 
     @Option(name: .long, help: "JSON configuration file; BULWARK_* environment variables override it, flags override both.")
@@ -25,12 +25,10 @@ struct Serve: AsyncParsableCommand {
     var readyFile: String?
 
     func run() async throws {
-        if adminListen != nil {
-            throw CommandFailure("--admin-listen: the admin API is not available in this version yet")
-        }
         var overrides: [String: String] = [:]
         if let data { overrides["data"] = data }
         if let listen { overrides["listen"] = listen }
+        if let adminListen { overrides["admin.listen"] = adminListen }
         if insecurePlaintext { overrides["tls.enabled"] = "false" }
         let configuration: GatewayConfiguration
         do {

@@ -39,7 +39,7 @@ class Gateway:
                 self.process.kill()
                 raise RuntimeError("server did not start within 60 s: " + self.output())
             time.sleep(0.05)
-        address = open(self.ready_file).read().strip()
+        address = open(self.ready_file).read().split()[0]
         self.url = f"wss://{address}/ws/v1"
         self.ca = os.path.join(data, "tls", "ca.pem")
 

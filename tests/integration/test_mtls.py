@@ -175,3 +175,81 @@ def test_a_crl_not_signed_by_a_client_ca_stops_the_start(workdir, pki):
         Gateway(os.path.join(workdir, "mtls-forged"), extra_env={
             "BULWARK_TLS_CLIENT_AUTH": "optional", "BULWARK_TLS_CLIENT_CA_FILE": pki["ca"], "BULWARK_TLS_CRL_FILES": path})
     assert "not signed by a configured client CA" in str(failed.value)
+
+
+@pytest.fixture(scope="module")
+def admin_gateway(workdir, pki):
+    # Operator certificates come from their own CA: the public listener's client CA is a different one.
+    directory = os.path.join(workdir, "admin-pki")
+    os.makedirs(directory, exist_ok=True)
+    admin_ca_key, admin_ca = make_ca("Bulwark operators CA")
+    operator = write_pair(directory, "operator", *make_client(admin_ca_key, admin_ca, "alice-operator"))
+    ca_path = os.path.join(directory, "admin-ca.pem")
+    open(ca_path, "wb").write(admin_ca.public_bytes(serialization.Encoding.PEM))
+    server = Gateway(os.path.join(workdir, "admin"), extra_env={"BULWARK_ADMIN_CLIENT_CA_FILE": ca_path},
+                     extra_args=("--admin-listen", "127.0.0.1:0"))
+    server.admin_url = open(server.ready_file).read().split()[1]
+    server.operator = operator
+    yield server
+    server.stop()
+
+
+def admin_request(server, method, path, cert=None):
+    """Returns the HTTP status, or None when the TLS handshake or the connection is refused."""
+    import http.client
+    context = ssl.create_default_context(cafile=server.ca)
+    if cert:
+        context.load_cert_chain(*cert)
+    host_port = server.admin_url.split("//")[1].split("/")[0]
+    host, port = host_port.rsplit(":", 1)
+    connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    except (ssl.SSLError, ConnectionError, OSError):
+        return None, None
+    finally:
+        connection.close()
+
+
+def test_admin_listener_requires_an_operator_certificate(admin_gateway, pki):
+    assert admin_request(admin_gateway, "GET", "/admin/v1/healthz") == (None, None)                       # no certificate
+    assert admin_request(admin_gateway, "GET", "/admin/v1/healthz", pki["files"]["good"]) == (None, None)  # a trader's, other CA
+    status, body = admin_request(admin_gateway, "GET", "/admin/v1/healthz", admin_gateway.operator)
+    assert status == 200 and body == {"status": "ok"}
+    # The admin API is never on the public listener.
+    public = admin_gateway.url.replace("wss://", "https://").replace("/ws/v1", "")
+    import urllib.request
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(public + "/admin/v1/sessions", context=ssl.create_default_context(cafile=admin_gateway.ca))
+    assert missing.value.code == 404
+
+
+def test_admin_lists_sessions_and_revokes_a_key(admin_gateway):
+    data = admin_gateway.data
+    account = run_cli(data, "accounts", "create", "--name", "admin-target-" + os.urandom(3).hex())["account_id"]
+    key = Ed25519Key()
+    key_id = run_cli(data, "keys", "create", "--account", account, "--type", "ed25519", "--public-key",
+                     b64u(key.public_raw()), "--scopes", "read")["key_id"]
+
+    async def scenario():
+        client = await Client.connect(admin_gateway.url, admin_gateway.ca)
+        session = await client.login(key_id, key)
+        status, body = await asyncio.to_thread(admin_request, admin_gateway, "GET", "/admin/v1/sessions", admin_gateway.operator)
+        assert status == 200 and session["session_id"] in [s["session_id"] for s in body["sessions"]]
+        status, body = await asyncio.to_thread(admin_request, admin_gateway, "POST", f"/admin/v1/keys/{key_id}/revoke",
+                                               admin_gateway.operator)
+        assert status == 200 and body == {"revoked": True, "sessions_ended": 1}
+        notice = await client.next_notification(lambda m: m.get("method") == "session.terminated", timeout=5)
+        assert notice["params"]["reason"] == "key_revoked"
+        status, _ = await asyncio.to_thread(admin_request, admin_gateway, "POST", "/admin/v1/keys/k_missing/revoke",
+                                            admin_gateway.operator)
+        assert status == 404
+    asyncio.run(scenario())
+
+
+def test_admin_listener_without_a_ca_file_is_a_start_up_error(workdir):
+    with pytest.raises(RuntimeError) as failed:
+        Gateway(os.path.join(workdir, "admin-no-ca"), extra_args=("--admin-listen", "127.0.0.1:0"))
+    assert "admin.client_ca_file" in str(failed.value)

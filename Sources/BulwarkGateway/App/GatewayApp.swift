@@ -8,7 +8,6 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOWebSocket
-import Crypto
 
 /// The node's shared services, wired once at start. Handlers and connections reach everything
 /// through this one value instead of globals.
@@ -68,9 +67,7 @@ public final class GatewayApp: Sendable {
         let clientIP = channel.remoteAddress?.ipAddress ?? "unknown"
         // The validated client certificate, if any (mTLS): keys pinned to a certificate need it.
         let peerCertificate = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
-        let certificateSHA256 = (try? peerCertificate?.toDERBytes()).map { der in
-            SHA256.hash(data: der).map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
-        }
+        let certificateSHA256 = (try? peerCertificate?.toDERBytes()).map(ClientCertificateVerifier.fingerprintOfDER)
         let connection = Connection(
             id: Identifier.random(prefix: "c", bytes: 12), outbound: outbound, clientIP: clientIP,
             clientCertificateSHA256: certificateSHA256, app: self)

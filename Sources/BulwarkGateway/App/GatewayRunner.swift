@@ -64,17 +64,37 @@ public struct GatewayRunner: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = GatewayServer(app: app, group: group, tls: tls)
         let address = try await server.start()
+        var adminURL: String?
+        var adminServer: AdminServer?
+        var adminTLS: TLSContextProvider?
+        if let admin = configuration.admin {
+            // Same server certificate; client certificates from the admin CA are mandatory.
+            let source = TLSContextProvider.Source(
+                certificatePath: configuration.tlsCertificateFile ?? folder.pki.serverCertificatePath,
+                keyPath: configuration.tlsKeyFile ?? folder.pki.serverKeyPath, minimumVersion: .tls13, clientAuth: .required,
+                clientCAPath: admin.clientCAFile, crlPaths: admin.crlFiles)
+            do {
+                adminTLS = try TLSContextProvider(source: source, logger: logger, metrics: app.metrics)
+            } catch {
+                throw BootstrapError("admin listener TLS: \(error)")
+            }
+            let server = AdminServer(app: app, group: group, tls: adminTLS!)
+            let bound = try await server.start(host: admin.host, port: admin.port)
+            adminServer = server
+            adminURL = "https://\(admin.host.contains(":") ? "[\(admin.host)]" : admin.host):\(bound.port ?? admin.port)/admin/v1"
+        }
         let scheme = configuration.tlsEnabled ? "wss" : "ws"
         let hostForURL = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
         let url = "\(scheme)://\(hostForURL):\(address.port ?? configuration.listenPort)\(GatewayServer.webSocketPath)"
         if let demo = report.demo { try folder.writeDemoInfo(demo, url: url) }
-        printBanner(report: report, folder: folder, url: url, identity: identity, deposits: funded, tls: tls)
-        if let readyFile {
-            try SecretFile.writePublic("\(configuration.listenHost):\(address.port ?? 0)\n", to: readyFile)
-        }
+        printBanner(report: report, folder: folder, url: url, identity: identity, deposits: funded, tls: tls, adminURL: adminURL)
+        var readyText = "\(configuration.listenHost):\(address.port ?? 0)\n"
+        if let adminURL { readyText += adminURL + "\n" }
 
         app.changeFeed = ChangeFeedFollower(app: app, afterSeq: startChangeSeq)
-        let service = GatewayService(app: app, server: server, tls: tls, logger: logger)
+        let service = GatewayService(
+            app: app, server: server, adminServer: adminServer, tls: [tls, adminTLS].compactMap { $0 },
+            ready: readyFile.map { (path: $0, text: readyText) }, logger: logger)
         let group2 = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -84,7 +104,8 @@ public struct GatewayRunner: Sendable {
     }
 
     private func printBanner(
-        report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int, tls: TLSContextProvider?
+        report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int, tls: TLSContextProvider?,
+        adminURL: String?
     ) {
         var lines: [String] = ["", "Bulwark gateway"]
         for line in report.created { lines.append("  created  \(line)") }
@@ -93,6 +114,7 @@ public struct GatewayRunner: Sendable {
         lines.append("  credited \(deposits) deposit(s) to the built-in venue")
         lines.append("")
         lines.append("  listening  \(url)")
+        if let adminURL { lines.append("  admin      \(adminURL) (mutual TLS)") }
         if let tls {
             lines.append("  TLS cert   sha256 \(tls.bundle.fingerprint), \(tls.bundle.daysLeft()) days left")
         }
@@ -117,17 +139,22 @@ public struct GatewayRunner: Sendable {
 struct GatewayService: Service {
     let app: GatewayApp
     let server: GatewayServer
-    let tls: TLSContextProvider?
+    let adminServer: AdminServer?
+    let tls: [TLSContextProvider]
+    /// Written once the service runs: by then the service group handles SIGTERM, so a script that
+    /// waits for this file and signals at once gets a graceful shutdown, not a killed process.
+    let ready: (path: String, text: String)?
     let logger: Logger
 
     func run() async throws {
+        if let ready { try SecretFile.writePublic(ready.text, to: ready.path) }
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await app.changeFeed.run() }
             tasks.addTask { await SessionSweeper(app: app).run() }
-            if let tls {
-                tasks.addTask { await CertificateWatcher(tls: tls).pollFiles() }
-                tasks.addTask { await CertificateWatcher(tls: tls).reloadOnSIGHUP() }
-                tasks.addTask { await CertificateWatcher(tls: tls).checkExpiryDaily() }
+            for provider in tls {
+                tasks.addTask { await CertificateWatcher(tls: provider).pollFiles() }
+                tasks.addTask { await CertificateWatcher(tls: provider).reloadOnSIGHUP() }
+                tasks.addTask { await CertificateWatcher(tls: provider).checkExpiryDaily() }
             }
             tasks.addTask {
                 try? await gracefulShutdown()
@@ -142,6 +169,7 @@ struct GatewayService: Service {
     private func drain() async {
         logger.info("shutting down", metadata: ["connections": "\(app.connections.count)"])
         await server.stopAccepting()
+        await adminServer?.stop()
         let connections = app.connections.all
         guard !connections.isEmpty else { return }
         let drainMs = app.configuration.shutdownDrainMs

@@ -20,6 +20,15 @@ public struct GatewayConfiguration: Sendable {
     public var clientAuth: ClientAuthMode
     public var clientCAFile: String?
     public var crlFiles: [String]
+    /// The admin listener, when configured (mutual TLS is mandatory there).
+    public var admin: AdminListener?
+
+    public struct AdminListener: Sendable {
+        public let host: String
+        public let port: Int
+        public let clientCAFile: String
+        public let crlFiles: [String]
+    }
     public var limits: ConnectionLimits
     public var allowedOrigins: Set<String>
     public var recvWindowMs: Int64
@@ -85,6 +94,17 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError("tls.client_auth \(clientAuth.rawValue) needs tls.client_ca_file")
         }
         let crlFiles = string("tls.crl_files").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var admin: AdminListener?
+        let adminListen = string("admin.listen")
+        if !adminListen.isEmpty {
+            let (adminHost, adminPort) = try parseHostPort(adminListen)
+            let adminCA = string("admin.client_ca_file")
+            guard !adminCA.isEmpty else {
+                throw ConfigurationError("admin.listen needs admin.client_ca_file: the admin listener only accepts operator certificates")
+            }
+            let adminCRLs = string("admin.crl_files").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            admin = AdminListener(host: adminHost, port: adminPort, clientCAFile: adminCA, crlFiles: adminCRLs)
+        }
         let origins = string("ws.allowed_origins").split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces)
         }
@@ -92,7 +112,7 @@ public struct GatewayConfiguration: Sendable {
             dataDirectory: string("data"), listenHost: host, listenPort: port, tlsEnabled: bool("tls.enabled"),
             tlsMinimumVersion: minimum, tlsCertificateFile: certificate.isEmpty ? nil : certificate,
             tlsKeyFile: key.isEmpty ? nil : key, clientAuth: clientAuth, clientCAFile: clientCAFile.isEmpty ? nil : clientCAFile,
-            crlFiles: crlFiles, limits: limits, allowedOrigins: Set(origins.filter { !$0.isEmpty }),
+            crlFiles: crlFiles, admin: admin, limits: limits, allowedOrigins: Set(origins.filter { !$0.isEmpty }),
             recvWindowMs: Int64(int("auth.recv_window_ms")), sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
             sessionAbsoluteTimeoutMs: Int64(int("session.absolute_timeout_ms")),
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))

@@ -58,7 +58,7 @@ final class GatewayServer: Sendable {
 
     /// The TLS handler; with client certificates enabled, their chains are validated by
     /// `ClientCertificateVerifier` instead of BoringSSL.
-    private static func tlsHandler(_ tls: TLSContextProvider.Snapshot, logger: Logger) -> NIOSSLServerHandler {
+    static func tlsHandler(_ tls: TLSContextProvider.Snapshot, logger: Logger) -> NIOSSLServerHandler {
         guard let verifier = tls.clientVerifier else { return NIOSSLServerHandler(context: tls.context) }
         return NIOSSLServerHandler(context: tls.context, customVerificationCallback: { certificates, promise in
             let chain: [Certificate]

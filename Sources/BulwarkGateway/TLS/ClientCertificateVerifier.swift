@@ -62,7 +62,11 @@ public struct ClientCertificateVerifier: Sendable {
     public static func fingerprint(_ certificate: Certificate) -> String {
         var serializer = DER.Serializer()
         try? serializer.serialize(certificate)
-        return SHA256.hash(data: serializer.serializedBytes).map { byte in
+        return fingerprintOfDER(serializer.serializedBytes)
+    }
+
+    public static func fingerprintOfDER(_ der: [UInt8]) -> String {
+        SHA256.hash(data: der).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
