@@ -335,6 +335,8 @@ def test_two_accounts_trade_and_the_trade_reaches_subscribers(gateway, cli):
     ({"fee": "0"}, "invalid_params", "params.fee"),
     ({"client_order_id": "has space"}, "invalid_params", "params.client_order_id"),
     ({"deadline_ms": 1}, "deadline_exceeded", None),
+    ({"qty": "1" * 40}, "invalid_params", "params.qty"),            # once overflowed Int128 and crashed the server
+    ({"price": "9" * 18 + "." + "9" * 19}, "invalid_params", "params.price"),
 ])
 def test_order_validation(gateway, trader, params, message, field):
     _, key_id, key = trader
