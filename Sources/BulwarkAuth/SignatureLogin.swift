@@ -31,7 +31,7 @@ public struct SignatureLogin: Sendable {
     /// whether the key exists; the nonce is recorded only for a valid signature, so an attacker
     /// cannot burn a victim's nonces. Every other failure is the same `auth_failed`.
     public func verify(
-        _ grant: SignatureGrant, challenge: String, clientCertificateSHA256: String? = nil, nowMs: Int64
+        _ grant: SignatureGrant, challenge: String, clientIP: String = "", clientCertificateSHA256: String? = nil, nowMs: Int64
     ) -> Result<Granted, RPCError> {
         let skew = grant.timestampMs - nowMs
         guard abs(skew) <= recvWindowMs else {
@@ -64,6 +64,8 @@ public struct SignatureLogin: Sendable {
                 return .failure(RPCError(.authFailed))
             }
         }
+
+        guard key.restrictions.allows(ip: clientIP) else { return .failure(RPCError(.authFailed)) }
 
         guard key.isUsable(atMs: nowMs),
             let account = (try? directory.account(id: key.accountID)) ?? nil,

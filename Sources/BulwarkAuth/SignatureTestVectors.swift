@@ -10,7 +10,7 @@ import Foundation
 public enum SignatureTestVectors {
     public struct Vector: Sendable, Equatable {
         public let keyType: KeyAlgorithm
-        /// Ed25519: the 32-byte seed; P-256: the 32-byte scalar. Hex, for test use only.
+        /// Ed25519: the 32-byte seed; P-256: the 32-byte scalar; ML-DSA-65: the 32-byte seed ξ. Hex, for test use only.
         public let privateKeyHex: String
         public let publicKey: String
         public let keyID: String
@@ -49,6 +49,17 @@ public enum SignatureTestVectors {
             keyType: .es256, privateKeyHex: hex(seed), publicKey: Base64URL.encode(key.publicKey.x963Representation),
             keyID: keyID, challenge: challenge, timestampMs: timestampMs, nonce: nonce, scopes: scopes,
             signingString: message.text, signature: Base64URL.encode(try key.signature(for: Data(message.bytes)).rawRepresentation))
+    }
+
+    /// ML-DSA-65 from the 32-byte seed (FIPS 204 `ξ`); signatures are hedged (randomized), so this
+    /// vector is checked by verification.
+    public static func mlDSA65() throws -> Vector {
+        let key = try MLDSA65.PrivateKey(seedRepresentation: seed, publicKey: nil)
+        let message = text()
+        return Vector(
+            keyType: .mlDSA65, privateKeyHex: hex(seed), publicKey: Base64URL.encode(key.publicKey.rawRepresentation),
+            keyID: keyID, challenge: challenge, timestampMs: timestampMs, nonce: nonce, scopes: scopes,
+            signingString: message.text, signature: Base64URL.encode(try key.signature(for: Data(message.bytes))))
     }
 
     /// The vectors as the JSON document committed under docs/vectors.

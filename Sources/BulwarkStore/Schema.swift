@@ -49,6 +49,14 @@ enum Schema {
         migrator.registerMigration("v2-key-client-certificate-pin") { db in
             try db.alter(table: "api_keys") { t in t.add(column: "client_cert_sha256", .text) }
         }
+        migrator.registerMigration("v3-key-restrictions") { db in
+            try db.alter(table: "api_keys") { t in
+                t.add(column: "ip_allowlist", .text).notNull().defaults(to: "")
+                t.add(column: "instrument_allowlist", .text)
+                t.add(column: "max_order_notional", .text)
+                t.add(column: "last_used_ms", .integer)
+            }
+        }
         return migrator
     }
 }

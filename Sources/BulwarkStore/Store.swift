@@ -95,23 +95,27 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
 
     public func createKey(
         accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
-        expiresMs: Int64?, clientCertificatePin: String? = nil, nowMs: Int64
+        expiresMs: Int64?, clientCertificatePin: String? = nil, restrictions: KeyRestrictions = KeyRestrictions(), nowMs: Int64
     ) throws -> APIKeyRecord {
         guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
         let record = APIKeyRecord(
             id: Identifier.random(prefix: "k", bytes: 12), accountID: accountID, algorithm: algorithm,
             publicKey: publicKey, scopes: scopes, label: label, status: .active, createdMs: nowMs,
-            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin)
+            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions)
         try pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO api_keys (id, account_id, algorithm, public_key, scopes, label, status, created_ms, expires_ms, client_cert_sha256)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO api_keys (id, account_id, algorithm, public_key, scopes, label, status, created_ms, expires_ms,
+                        client_cert_sha256, ip_allowlist, instrument_allowlist, max_order_notional)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     record.id, record.accountID, record.algorithm.rawValue, Data(record.publicKey),
                     Scope.render(record.scopes), record.label, record.status.rawValue, record.createdMs,
                     record.expiresMs, record.clientCertificatePin,
+                    restrictions.ipAllowlist.map(\.description).joined(separator: ","),
+                    restrictions.instruments.map { $0.sorted().joined(separator: ",") },
+                    restrictions.maxOrderNotional?.description,
                 ])
         }
         return record
@@ -147,6 +151,20 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
         }
     }
 
+    /// Records a successful login (shown by `keys show` as last used).
+    public func recordKeyUse(id: String, nowMs: Int64) throws {
+        try pool.write { db in try db.execute(sql: "UPDATE api_keys SET last_used_ms = ? WHERE id = ?", arguments: [nowMs, id]) }
+    }
+
+    /// Disables or re-enables an account; disabling is recorded for running servers (sessions end).
+    public func setAccountStatus(id: String, _ status: AccountStatus, nowMs: Int64) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE accounts SET status = ? WHERE id = ?", arguments: [status.rawValue, id])
+            guard db.changesCount == 1 else { throw StoreError.notFound("account \(id)") }
+            if status == .disabled { try Self.appendChange(db, kind: .accountDisabled, subject: id, nowMs: nowMs) }
+        }
+    }
+
     private static func key(_ row: Row) -> APIKeyRecord {
         let blob: [UInt8] = (row["public_key"] as Data?).map(Array.init) ?? []
         return APIKeyRecord(
@@ -154,7 +172,12 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
             algorithm: KeyAlgorithm(rawValue: row["algorithm"]) ?? .hmacSHA256, publicKey: blob,
             scopes: Scope.parseList(row["scopes"]) ?? [], label: row["label"],
             status: KeyStatus(rawValue: row["status"]) ?? .revoked, createdMs: row["created_ms"],
-            expiresMs: row["expires_ms"], clientCertificatePin: row["client_cert_sha256"])
+            expiresMs: row["expires_ms"], clientCertificatePin: row["client_cert_sha256"],
+            restrictions: KeyRestrictions(
+                ipAllowlist: (row["ip_allowlist"] as String? ?? "").split(separator: ",").compactMap { IPNetwork(String($0)) },
+                instruments: (row["instrument_allowlist"] as String?).map { Set($0.split(separator: ",").map(String.init)) },
+                maxOrderNotional: (row["max_order_notional"] as String?).flatMap { FixedDecimal(parsing: $0) }),
+            lastUsedMs: row["last_used_ms"])
     }
 
     // MARK: Deposits

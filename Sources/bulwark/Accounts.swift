@@ -6,7 +6,27 @@ import Foundation
 
 struct Accounts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage accounts.", subcommands: [Create.self, List.self])
+        abstract: "Manage accounts.", subcommands: [Create.self, List.self, Disable.self, Enable.self])
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable an account: its live sessions end (4002) and its keys stop working.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Account id (a_...).") var accountID: String
+        func run() async throws {
+            try OperatorStore.open(options.resolvedData).setAccountStatus(id: accountID, .disabled, nowMs: SystemClock().nowMs())
+            print(options.json ? "{\"disabled\":true}" : "disabled \(accountID)")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-enable a disabled account.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Account id (a_...).") var accountID: String
+        func run() async throws {
+            try OperatorStore.open(options.resolvedData).setAccountStatus(id: accountID, .enabled, nowMs: SystemClock().nowMs())
+            print(options.json ? "{\"enabled\":true}" : "enabled \(accountID)")
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account, optionally funded.")

@@ -39,6 +39,15 @@ struct Keys: AsyncParsableCommand {
         @Option(name: .long, help: "Pin the key to the client certificate in this PEM file (computes its SHA-256).")
         var clientCert: String?
 
+        @Option(name: .long, help: "Addresses the key may log in from: CIDRs or addresses, comma-separated (IPv4 and IPv6).")
+        var ipAllow: String?
+
+        @Option(name: .long, help: "Instruments the key may trade, comma-separated (default: all).")
+        var instruments: String?
+
+        @Option(name: .long, help: "Largest notional of one order placed with this key (decimal).")
+        var maxNotional: String?
+
         func run() async throws {
             guard let algorithm = KeyAlgorithm(rawValue: type), algorithm != .hmacSHA256 else {
                 throw CommandFailure("--type must be ed25519, es256 or ml-dsa-65")
@@ -52,11 +61,30 @@ struct Keys: AsyncParsableCommand {
             }
             if let days = expiresInDays, days <= 0 { throw CommandFailure("--expires-in-days must be positive") }
             let pin = try ClientCertificatePin.resolve(sha256: clientCertSha256, pemFile: clientCert)
+            var restrictions = KeyRestrictions()
+            if let ipAllow {
+                for entry in ipAllow.split(separator: ",") {
+                    guard let network = IPNetwork(String(entry).trimmingCharacters(in: .whitespaces)) else {
+                        throw CommandFailure("--ip-allow: '\(entry)' is not an address or CIDR")
+                    }
+                    restrictions.ipAllowlist.append(network)
+                }
+            }
+            if let instruments {
+                restrictions.instruments = Set(instruments.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            }
+            if let maxNotional {
+                guard let value = FixedDecimal(parsing: maxNotional), value.isPositive else {
+                    throw CommandFailure("--max-notional must be a positive decimal")
+                }
+                restrictions.maxOrderNotional = value
+            }
             let store = try OperatorStore.open(options.resolvedData)
             let now = SystemClock().nowMs()
             let key = try store.createKey(
                 accountID: account, algorithm: algorithm, publicKey: bytes, scopes: scopeSet, label: label,
-                expiresMs: expiresInDays.map { now + Int64($0) * 86_400_000 }, clientCertificatePin: pin, nowMs: now)
+                expiresMs: expiresInDays.map { now + Int64($0) * 86_400_000 }, clientCertificatePin: pin, restrictions: restrictions,
+                nowMs: now)
             if options.json {
                 var w = JSONWriter()
                 w.beginObject()
@@ -159,6 +187,26 @@ enum KeyRendering {
         if let pin = key.clientCertificatePin {
             w.key("client_cert_sha256")
             w.string(pin)
+        }
+        if !key.restrictions.ipAllowlist.isEmpty {
+            w.key("ip_allowlist")
+            w.beginArray()
+            for network in key.restrictions.ipAllowlist { w.string(network.description) }
+            w.endArray()
+        }
+        if let instruments = key.restrictions.instruments {
+            w.key("instruments")
+            w.beginArray()
+            for instrument in instruments.sorted() { w.string(instrument) }
+            w.endArray()
+        }
+        if let cap = key.restrictions.maxOrderNotional {
+            w.key("max_order_notional")
+            w.string(cap.description)
+        }
+        if let used = key.lastUsedMs {
+            w.key("last_used_ms")
+            w.int(used)
         }
         w.endObject()
     }

@@ -10,7 +10,7 @@ import Testing
 
     func committed() throws -> [JSONObject] {
         let text = try String(contentsOfFile: Self.path, encoding: .utf8)
-        return try #require(try StrictJSONParser().parse(text).arrayValue?.compactMap(\.objectValue))
+        return try #require(try StrictJSONParser(limits: JSONParserLimits(maxStringBytes: 1 << 16)).parse(text).arrayValue?.compactMap(\.objectValue))
     }
 
     @Test func ed25519VectorIsRegeneratedExactly() throws {

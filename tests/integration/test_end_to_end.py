@@ -111,6 +111,8 @@ def test_every_hello_challenge_is_fresh(gateway):
     ('{"jsonrpc":"2.0","id":1,"method":"public/nope"}', -32601, "method_not_found"),
     ('{"jsonrpc":"2.0","id":1,"method":"public/time","params":{"x":1}}', -32602, "invalid_params"),
     ('{"jsonrpc":"2.0","id":1,"method":"public/time","params":' + "[" * 20 + "]" * 20 + "}", -32700, "parse_error"),
+    ('{"jsonrpc":"2.0","id":1,"method":"public/time","params":{"s":"' + "x" * 6145 + '"}}', -32700, "parse_error"),
+    ('{"jsonrpc":"2.0","id":1,"method":"public/time","params":{"s":"' + "x" * 6144 + '"}}', -32602, "invalid_params"),
 ])
 def test_malformed_requests_get_their_error_and_the_connection_survives(gateway, raw, code, message):
     async def scenario():

@@ -77,10 +77,13 @@ public struct APIKeyRecord: Sendable, Equatable {
     public let expiresMs: Int64?
     /// SHA-256 (lowercase hex) of the client certificate this key only works over (mTLS), or nil.
     public let clientCertificatePin: String?
+    public let restrictions: KeyRestrictions
+    public let lastUsedMs: Int64?
 
     public init(
         id: String, accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>,
-        label: String, status: KeyStatus, createdMs: Int64, expiresMs: Int64?, clientCertificatePin: String? = nil
+        label: String, status: KeyStatus, createdMs: Int64, expiresMs: Int64?, clientCertificatePin: String? = nil,
+        restrictions: KeyRestrictions = KeyRestrictions(), lastUsedMs: Int64? = nil
     ) {
         self.id = id
         self.accountID = accountID
@@ -92,11 +95,33 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.createdMs = createdMs
         self.expiresMs = expiresMs
         self.clientCertificatePin = clientCertificatePin
+        self.restrictions = restrictions
+        self.lastUsedMs = lastUsedMs
     }
 
     public func isUsable(atMs now: Int64) -> Bool {
         status == .active && (expiresMs.map { now < $0 } ?? true)
     }
+}
+
+/// What a key may do beyond its scopes: where it may log in from and what it may trade.
+public struct KeyRestrictions: Sendable, Equatable {
+    /// Empty: any address.
+    public var ipAllowlist: [IPNetwork]
+    /// nil: every instrument.
+    public var instruments: Set<String>?
+    /// Largest notional of one order placed with this key (with the instrument's own cap).
+    public var maxOrderNotional: FixedDecimal?
+
+    public init(ipAllowlist: [IPNetwork] = [], instruments: Set<String>? = nil, maxOrderNotional: FixedDecimal? = nil) {
+        self.ipAllowlist = ipAllowlist
+        self.instruments = instruments
+        self.maxOrderNotional = maxOrderNotional
+    }
+
+    public func allows(ip: String) -> Bool { ipAllowlist.isEmpty || ipAllowlist.contains { $0.contains(ip) } }
+
+    public func allows(instrument: String) -> Bool { instruments?.contains(instrument) ?? true }
 }
 
 /// Read access to credentials, implemented by the store. Lives in Core so that Auth can verify

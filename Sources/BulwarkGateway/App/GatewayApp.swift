@@ -50,6 +50,11 @@ public final class GatewayApp: Sendable {
         login = SignatureLogin(directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs)
     }
 
+    /// Structural limits of a client message (PROTOCOL.md §2), with one deliberate deviation: strings
+    /// may be 6 KiB instead of 4 KiB, because an ML-DSA-65 signature is 3309 bytes, 4412 characters of
+    /// base64url, and must fit in `public/auth`.
+    static let messageLimits = JSONParserLimits(maxStringBytes: 6144)
+
     /// Ready when the store answers (the built-in venue is in-process and always reachable).
     func isReady() -> Bool { store.ping() }
 
@@ -59,7 +64,7 @@ public final class GatewayApp: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: RPCRequest.self)
         let inFlight = InFlightCounter()
         let intake = RequestIntake(
-            parser: StrictJSONParser(), continuation: continuation, inFlight: inFlight, maxInFlight: limits.maxInFlight)
+            parser: StrictJSONParser(limits: Self.messageLimits), continuation: continuation, inFlight: inFlight, maxInFlight: limits.maxInFlight)
         let handler = WebSocketConnectionHandler(limits: limits, sink: intake)
         try channel.pipeline.syncOperations.addHandler(handler)
         let outbound = ConnectionOutbound(channel: channel, handler: handler)

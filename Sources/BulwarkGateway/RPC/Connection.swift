@@ -23,6 +23,8 @@ actor Connection: SessionListener {
     let app: GatewayApp
     private(set) var challenge: String
     private(set) var session: Session?
+    /// The logged-in key's instrument and notional limits, applied to every order.
+    private var keyRestrictions = KeyRestrictions()
     private var subscriptions: [String: SubscriptionTopic] = [:]
     private var phase = Phase.open
     private var authDeadline: Task<Void, Never>?
@@ -209,7 +211,9 @@ actor Connection: SessionListener {
         let grant = try SignatureGrant(params: reader)
         let now = app.clock.nowMs()
         let granted: SignatureLogin.Granted
-        switch app.login.verify(grant, challenge: challenge, clientCertificateSHA256: clientCertificateSHA256, nowMs: now) {
+        switch app.login.verify(
+            grant, challenge: challenge, clientIP: clientIP, clientCertificateSHA256: clientCertificateSHA256, nowMs: now)
+        {
         case .success(let value): granted = value
         case .failure(let error):
             app.metrics.loginFailures.add(1, ordering: .relaxed)
@@ -224,6 +228,8 @@ actor Connection: SessionListener {
             accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
             clientIP: clientIP, nowMs: now, listener: self)
         session = created
+        keyRestrictions = granted.key.restrictions
+        try? app.store.recordKeyUse(id: granted.key.id, nowMs: now)
         authDeadline?.cancel()
         app.metrics.loginSuccesses.add(1, ordering: .relaxed)
         app.logger.info(
@@ -382,7 +388,8 @@ actor Connection: SessionListener {
                 w.endObject()
             }
         default:
-            return try await OrderMethods(venue: app.venue, clock: app.clock).handle(method, params: request.params, session: session)
+            return try await OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
+                .handle(method, params: request.params, session: session)
         }
     }
 }

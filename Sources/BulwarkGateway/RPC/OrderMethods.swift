@@ -6,6 +6,7 @@ import BulwarkVenue
 struct OrderMethods {
     let venue: BuiltinVenue
     let clock: any WallClock
+    let restrictions: KeyRestrictions
 
     typealias ResultWriter = @Sendable (inout JSONWriter) -> Void
 
@@ -15,7 +16,12 @@ struct OrderMethods {
         let account = session.accountID
         switch method {
         case .orderPlace:
-            let request = try Self.parsePlace(params, session: session)
+            var request = try Self.parsePlace(params, session: session)
+            // A key limited to some instruments cannot trade others; its notional cap joins the instrument's.
+            guard restrictions.allows(instrument: request.instrument) else {
+                throw RPCError(.forbidden, field: "params.instrument", reason: "instrument_not_allowed_for_key")
+            }
+            request.maxNotional = restrictions.maxOrderNotional
             switch await venue.place(request, nowMs: clock.nowMs()) {
             case .success(let outcome):
                 let (order, duplicate) = (outcome.order, outcome.duplicate)

@@ -1,0 +1,131 @@
+"""API-key authentication beyond the basics: every key type, restrictions, account disable."""
+import asyncio
+import os
+import secrets
+import time
+
+import pytest
+import websockets
+from dilithium_py.ml_dsa import ML_DSA_65
+
+from bulwark_client import Client, Ed25519Key, P256Key, b64u, channel_is
+
+
+class MLDSA65Key:
+    """ML-DSA-65 from dilithium-py, a pure-Python FIPS 204 implementation (nothing shared with swift-crypto)."""
+    type = "ml-dsa-65"
+
+    def __init__(self):
+        self.public, self.private = ML_DSA_65.keygen()
+
+    def public_raw(self):
+        return self.public
+
+    def sign(self, data):
+        return ML_DSA_65.sign(self.private, data)
+
+
+def account(cli, fund="USD=1000000,BTC=10,ETH=100"):
+    return cli("accounts", "create", "--name", "keys-" + secrets.token_hex(4), "--fund", fund)["account_id"]
+
+
+def key(cli, account_id, key=None, scopes="read,trade", *extra):
+    key = key or Ed25519Key()
+    created = cli("keys", "create", "--account", account_id, "--type", key.type, "--public-key", b64u(key.public_raw()),
+                  "--scopes", scopes, *extra)
+    return created["key_id"], key
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def try_login(gateway, key_id, signer, scopes=None):
+    client = await Client.connect(gateway.url, gateway.ca)
+    reply = await client.call("public/auth", client.auth_params(key_id, signer, scopes))
+    return client, reply
+
+
+def test_ml_dsa_65_login_with_an_independent_implementation(gateway, cli):
+    key_id, signer = key(cli, account(cli), MLDSA65Key())
+
+    async def scenario():
+        client, reply = await try_login(gateway, key_id, signer, ["read"])
+        assert reply["result"]["scopes"] == ["read"], reply
+        await client.close()
+    run(scenario())
+
+
+def test_signature_by_the_wrong_algorithm_fails(gateway, cli):
+    # A P-256 key registered; the client signs with Ed25519 (64 bytes too, but not ECDSA r||s).
+    key_id, _ = key(cli, account(cli), P256Key())
+
+    async def scenario():
+        client, reply = await try_login(gateway, key_id, Ed25519Key())
+        assert reply["error"]["message"] == "auth_failed"
+        await client.close()
+    run(scenario())
+
+
+@pytest.mark.parametrize("allow, accepted", [
+    ("127.0.0.0/8", True),
+    ("127.0.0.1", True),
+    ("10.0.0.0/8,192.168.0.0/16", False),
+    ("::1/128", False),
+])
+def test_ip_allowlist(gateway, cli, allow, accepted):
+    key_id, signer = key(cli, account(cli), None, "read", "--ip-allow", allow)
+    shown = cli("keys", "show", key_id)
+    assert len(shown["ip_allowlist"]) == len(allow.split(","))
+
+    async def scenario():
+        client, reply = await try_login(gateway, key_id, signer)
+        assert ("result" in reply) is accepted, reply
+        if not accepted:
+            assert reply["error"] == {"code": 10002, "message": "auth_failed"}
+        await client.close()
+    run(scenario())
+
+
+def test_instrument_allowlist_and_per_key_notional_cap(gateway, cli):
+    key_id, signer = key(cli, account(cli), None, "read,trade", "--instruments", "BTC-USD", "--max-notional", "1000")
+
+    async def scenario():
+        client = await Client.connect(gateway.url, gateway.ca)
+        await client.login(key_id, signer)
+        order = {"side": "buy", "type": "limit", "tif": "gtc"}
+        reply = await client.call("private/order.place", dict(order, instrument="ETH-USD", qty="0.01", price="5000",
+                                                               client_order_id="i1"))
+        assert reply["error"]["message"] == "forbidden" and reply["error"]["data"]["field"] == "params.instrument"
+        reply = await client.call("private/order.place", dict(order, instrument="BTC-USD", qty="0.1", price="60000",
+                                                               client_order_id="i2"))
+        assert reply["error"]["message"] == "risk_limit", reply              # 6000 > 1000
+        reply = await client.call("private/order.place", dict(order, instrument="BTC-USD", qty="0.01", price="59000",
+                                                               client_order_id="i3"))
+        assert reply["result"]["status"] == "open", reply                     # 590 <= 1000
+        await client.close()
+    run(scenario())
+    assert cli("keys", "show", key_id)["last_used_ms"] > 0
+
+
+def test_disabling_an_account_ends_its_sessions_and_logins(gateway, cli):
+    account_id = account(cli)
+    key_id, signer = key(cli, account_id)
+
+    async def scenario():
+        client = await Client.connect(gateway.url, gateway.ca)
+        await client.login(key_id, signer)
+        await asyncio.to_thread(cli, "accounts", "disable", account_id)
+        notice = await client.next_notification(lambda m: m.get("method") == "session.terminated", timeout=5)
+        assert notice["params"]["reason"] == "account_disabled"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await client.recv_json(timeout=5)
+        assert closed.value.rcvd.code == 4002
+        again, reply = await try_login(gateway, key_id, signer)
+        assert reply["error"]["message"] == "auth_failed"
+        await again.close()
+        await asyncio.to_thread(cli, "accounts", "enable", account_id)
+        back, reply = await try_login(gateway, key_id, signer)
+        assert "result" in reply
+        await back.close()
+    run(scenario())
