@@ -57,6 +57,9 @@ enum Schema {
                 t.add(column: "last_used_ms", .integer)
             }
         }
+        migrator.registerMigration("v4-key-lockout") { db in
+            try db.alter(table: "api_keys") { t in t.add(column: "locked_until_ms", .integer) }
+        }
         return migrator
     }
 }

@@ -7,6 +7,7 @@ import GRDB
 public struct ChangeEvent: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case keyRevoked = "key_revoked"
+        case keyUnlocked = "key_unlocked"
         case accountDisabled = "account_disabled"
         case deposit
     }
@@ -151,6 +152,20 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
         }
     }
 
+    /// Locks a key after repeated failed logins (no-op for an unknown id).
+    public func lockKey(id: String, untilMs: Int64) throws {
+        try pool.write { db in try db.execute(sql: "UPDATE api_keys SET locked_until_ms = ? WHERE id = ?", arguments: [untilMs, id]) }
+    }
+
+    /// An operator's unlock; recorded so running servers forget the key's failed logins too.
+    public func unlockKey(id: String, nowMs: Int64) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE api_keys SET locked_until_ms = NULL WHERE id = ?", arguments: [id])
+            guard db.changesCount == 1 else { throw StoreError.notFound("key \(id)") }
+            try Self.appendChange(db, kind: .keyUnlocked, subject: id, nowMs: nowMs)
+        }
+    }
+
     /// Records a successful login (shown by `keys show` as last used).
     public func recordKeyUse(id: String, nowMs: Int64) throws {
         try pool.write { db in try db.execute(sql: "UPDATE api_keys SET last_used_ms = ? WHERE id = ?", arguments: [nowMs, id]) }
@@ -177,7 +192,7 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                 ipAllowlist: (row["ip_allowlist"] as String? ?? "").split(separator: ",").compactMap { IPNetwork(String($0)) },
                 instruments: (row["instrument_allowlist"] as String?).map { Set($0.split(separator: ",").map(String.init)) },
                 maxOrderNotional: (row["max_order_notional"] as String?).flatMap { FixedDecimal(parsing: $0) }),
-            lastUsedMs: row["last_used_ms"])
+            lastUsedMs: row["last_used_ms"], lockedUntilMs: row["locked_until_ms"])
     }
 
     // MARK: Deposits

@@ -7,7 +7,17 @@ import Foundation
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage API keys (clients generate key pairs; only public keys are registered).",
-        subcommands: [Create.self, Revoke.self, List.self, Show.self])
+        subcommands: [Create.self, Revoke.self, Unlock.self, List.self, Show.self])
+
+    struct Unlock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unlock a key locked after repeated failed logins.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Key id (k_...).") var keyID: String
+        func run() async throws {
+            try OperatorStore.open(options.resolvedData).unlockKey(id: keyID, nowMs: SystemClock().nowMs())
+            print(options.json ? "{\"unlocked\":true}" : "unlocked \(keyID)")
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a client-generated public key.")
@@ -203,6 +213,10 @@ enum KeyRendering {
         if let cap = key.restrictions.maxOrderNotional {
             w.key("max_order_notional")
             w.string(cap.description)
+        }
+        if let locked = key.lockedUntilMs {
+            w.key("locked_until_ms")
+            w.int(locked)
         }
         if let used = key.lastUsedMs {
             w.key("last_used_ms")

@@ -129,3 +129,55 @@ def test_disabling_an_account_ends_its_sessions_and_logins(gateway, cli):
         assert "result" in reply
         await back.close()
     run(scenario())
+
+
+@pytest.fixture(scope="module")
+def throttled_gateway(workdir):
+    from conftest import Gateway
+    server = Gateway(os.path.join(workdir, "throttle"), extra_env={
+        "BULWARK_AUTH_THROTTLE_FREE_FAILURES": "3", "BULWARK_AUTH_THROTTLE_IP_FREE_FAILURES": "1000",
+        "BULWARK_AUTH_THROTTLE_BASE_DELAY_MS": "200", "BULWARK_AUTH_THROTTLE_MAX_DELAY_MS": "400",
+        "BULWARK_AUTH_LOCKOUT_FAILURES": "6", "BULWARK_AUTH_LOCKOUT_MS": "600000"})
+    yield server
+    server.stop()
+
+
+def test_brute_force_is_throttled_then_locks_the_key_until_an_operator_unlocks_it(throttled_gateway):
+    from conftest import run_cli
+    data = throttled_gateway.data
+    account_id = run_cli(data, "accounts", "create", "--name", "victim-" + secrets.token_hex(3))["account_id"]
+    key_id, signer = key(lambda *a: run_cli(data, *a), account_id, None, "read")
+    attacker = Ed25519Key()
+
+    async def attempt(client, signer):
+        return await client.call("public/auth", client.auth_params(key_id, signer))
+
+    async def scenario():
+        client = await Client.connect(throttled_gateway.url, throttled_gateway.ca)
+        # Three free failures, then the fourth attempt must wait.
+        for _ in range(3):
+            assert (await attempt(client, attacker))["error"]["message"] == "auth_failed"
+        throttled = await attempt(client, attacker)
+        assert throttled["error"]["message"] == "rate_limited" and throttled["error"]["data"]["bucket"] == "login"
+        assert 0 < throttled["error"]["data"]["retry_after_ms"] <= 200
+        # Waiting as told, failures continue up to the lockout (6 consecutive).
+        failures = 3
+        while failures < 6:
+            reply = await attempt(client, attacker)
+            if reply["error"]["message"] == "rate_limited":
+                await asyncio.sleep(reply["error"]["data"]["retry_after_ms"] / 1000 + 0.01)
+                continue
+            assert reply["error"]["message"] == "auth_failed"
+            failures += 1
+        assert run_cli(data, "keys", "show", key_id)["locked_until_ms"] > time.time() * 1000
+        await asyncio.sleep(0.45)
+        # Locked: even the right key fails, with the same auth_failed.
+        assert (await attempt(client, signer))["error"]["message"] == "auth_failed"
+        assert "security: key locked after repeated failed logins" in throttled_gateway.output()
+        # An operator unlocks; the owner logs in again.
+        await asyncio.to_thread(run_cli, data, "keys", "unlock", key_id)
+        await asyncio.sleep(0.45)
+        reply = await attempt(client, signer)
+        assert "result" in reply, reply
+        await client.close()
+    run(scenario())

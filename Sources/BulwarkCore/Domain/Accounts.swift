@@ -79,11 +79,13 @@ public struct APIKeyRecord: Sendable, Equatable {
     public let clientCertificatePin: String?
     public let restrictions: KeyRestrictions
     public let lastUsedMs: Int64?
+    /// Locked after repeated failed logins until this time (or an operator's unlock).
+    public let lockedUntilMs: Int64?
 
     public init(
         id: String, accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>,
         label: String, status: KeyStatus, createdMs: Int64, expiresMs: Int64?, clientCertificatePin: String? = nil,
-        restrictions: KeyRestrictions = KeyRestrictions(), lastUsedMs: Int64? = nil
+        restrictions: KeyRestrictions = KeyRestrictions(), lastUsedMs: Int64? = nil, lockedUntilMs: Int64? = nil
     ) {
         self.id = id
         self.accountID = accountID
@@ -97,11 +99,14 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.clientCertificatePin = clientCertificatePin
         self.restrictions = restrictions
         self.lastUsedMs = lastUsedMs
+        self.lockedUntilMs = lockedUntilMs
     }
 
     public func isUsable(atMs now: Int64) -> Bool {
-        status == .active && (expiresMs.map { now < $0 } ?? true)
+        status == .active && (expiresMs.map { now < $0 } ?? true) && !isLocked(atMs: now)
     }
+
+    public func isLocked(atMs now: Int64) -> Bool { lockedUntilMs.map { now < $0 } ?? false }
 }
 
 /// What a key may do beyond its scopes: where it may log in from and what it may trade.

@@ -17,6 +17,7 @@ public final class GatewayApp: Sendable {
     let store: SQLiteStore
     let sessions: SessionRegistry
     let login: SignatureLogin
+    let loginThrottle: LoginThrottle
     let hub: FanoutHub
     let venue: BuiltinVenue
     let marketData: MarketDataPublisher
@@ -48,6 +49,7 @@ public final class GatewayApp: Sendable {
             policy: SessionPolicy(
                 idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs))
         login = SignatureLogin(directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs)
+        loginThrottle = LoginThrottle(policy: configuration.loginThrottle)
     }
 
     /// Structural limits of a client message (PROTOCOL.md §2), with one deliberate deviation: strings

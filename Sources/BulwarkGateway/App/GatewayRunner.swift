@@ -218,6 +218,8 @@ actor ChangeFeedFollower {
         case .keyRevoked:
             let ended = app.sessions.endAll(keyID: change.subject, reason: .keyRevoked)
             app.logger.notice("key revoked", metadata: ["key": "\(change.subject)", "sessions_ended": "\(ended)"])
+        case .keyUnlocked:
+            app.loginThrottle.reset(keyID: change.subject)
         case .accountDisabled:
             app.sessions.endAll(accountID: change.subject, reason: .accountDisabled)
         case .deposit:

@@ -1,3 +1,4 @@
+import BulwarkAuth
 import BulwarkCore
 import Configuration
 import Foundation
@@ -32,6 +33,7 @@ public struct GatewayConfiguration: Sendable {
     public var limits: ConnectionLimits
     public var allowedOrigins: Set<String>
     public var recvWindowMs: Int64
+    public var loginThrottle: LoginThrottle.Policy
     public var sessionIdleTimeoutMs: Int64
     public var sessionAbsoluteTimeoutMs: Int64
     public var shutdownDrainMs: Int64
@@ -108,12 +110,25 @@ public struct GatewayConfiguration: Sendable {
         let origins = string("ws.allowed_origins").split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces)
         }
+        var throttle = LoginThrottle.Policy()
+        throttle.freeFailures = int("auth.throttle_free_failures")
+        throttle.freeFailuresPerIP = int("auth.throttle_ip_free_failures")
+        throttle.baseDelayMs = Int64(int("auth.throttle_base_delay_ms"))
+        throttle.maxDelayMs = Int64(int("auth.throttle_max_delay_ms"))
+        throttle.lockoutFailures = int("auth.lockout_failures")
+        throttle.lockoutMs = Int64(int("auth.lockout_ms"))
+        guard (1...100).contains(throttle.lockoutFailures) else {
+            throw ConfigurationError("auth.lockout_failures must be within 1...100 (NIST SP 800-63B)")
+        }
+        guard throttle.freeFailures >= 0, throttle.baseDelayMs > 0, throttle.maxDelayMs >= throttle.baseDelayMs, throttle.lockoutMs > 0 else {
+            throw ConfigurationError("auth.throttle_* and auth.lockout_ms must be positive, max delay at least the base delay")
+        }
         let configuration = GatewayConfiguration(
             dataDirectory: string("data"), listenHost: host, listenPort: port, tlsEnabled: bool("tls.enabled"),
             tlsMinimumVersion: minimum, tlsCertificateFile: certificate.isEmpty ? nil : certificate,
             tlsKeyFile: key.isEmpty ? nil : key, clientAuth: clientAuth, clientCAFile: clientCAFile.isEmpty ? nil : clientCAFile,
             crlFiles: crlFiles, admin: admin, limits: limits, allowedOrigins: Set(origins.filter { !$0.isEmpty }),
-            recvWindowMs: Int64(int("auth.recv_window_ms")), sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
+            recvWindowMs: Int64(int("auth.recv_window_ms")), loginThrottle: throttle, sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
             sessionAbsoluteTimeoutMs: Int64(int("session.absolute_timeout_ms")),
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
         try configuration.validate()

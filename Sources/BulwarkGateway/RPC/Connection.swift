@@ -210,6 +210,10 @@ actor Connection: SessionListener {
         guard grantType == "signature" else { throw RPCError.invalidParams("grant_type", "unsupported_value") }
         let grant = try SignatureGrant(params: reader)
         let now = app.clock.nowMs()
+        // Repeated failures for this key id or from this address must wait before being checked again.
+        if case .wait(let retryAfterMs) = app.loginThrottle.admit(keyID: grant.keyID, ip: clientIP, nowMs: now) {
+            throw RPCError(.rateLimited, retryAfterMs: retryAfterMs, bucket: "login")
+        }
         let granted: SignatureLogin.Granted
         switch app.login.verify(
             grant, challenge: challenge, clientIP: clientIP, clientCertificateSHA256: clientCertificateSHA256, nowMs: now)
@@ -217,6 +221,14 @@ actor Connection: SessionListener {
         case .success(let value): granted = value
         case .failure(let error):
             app.metrics.loginFailures.add(1, ordering: .relaxed)
+            if error.code != .timestampOutOfWindow,
+                case .lockedKey(let untilMs) = app.loginThrottle.recordFailure(keyID: grant.keyID, ip: clientIP, nowMs: now)
+            {
+                try? app.store.lockKey(id: grant.keyID, untilMs: untilMs)
+                app.logger.warning(
+                    "security: key locked after repeated failed logins",
+                    metadata: ["key": "\(grant.keyID)", "ip": "\(clientIP)", "until_ms": "\(untilMs)"])
+            }
             app.logger.notice(
                 "login failed", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "code": "\(error.code.name)"])
             throw error
@@ -228,6 +240,7 @@ actor Connection: SessionListener {
             accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
             clientIP: clientIP, nowMs: now, listener: self)
         session = created
+        app.loginThrottle.recordSuccess(keyID: granted.key.id, ip: clientIP)
         keyRestrictions = granted.key.restrictions
         try? app.store.recordKeyUse(id: granted.key.id, nowMs: now)
         authDeadline?.cancel()
