@@ -14,13 +14,29 @@ public struct SignatureLogin: Sendable {
     public let nonces: NonceCache
     /// Accepted clock difference in either direction (default 5000 ms, at most 60000).
     public let recvWindowMs: Int64
+    /// Legacy HMAC keys log in only when the operator enabled them, with their secrets opened by the
+    /// master key (read when needed, so a master-key rotation needs no restart).
+    public let hmac: HMACPolicy
+
+    public struct HMACPolicy: Sendable {
+        public let enabled: Bool
+        public let secretBox: @Sendable () -> SecretBox?
+
+        public init(enabled: Bool, secretBox: @escaping @Sendable () -> SecretBox?) {
+            self.enabled = enabled
+            self.secretBox = secretBox
+        }
+
+        public static let disabled = HMACPolicy(enabled: false, secretBox: { nil })
+    }
 
     public static let maxRecvWindowMs: Int64 = 60_000
 
-    public init(directory: any CredentialDirectory, nonces: NonceCache, recvWindowMs: Int64 = 5000) {
+    public init(directory: any CredentialDirectory, nonces: NonceCache, recvWindowMs: Int64 = 5000, hmac: HMACPolicy = .disabled) {
         self.directory = directory
         self.nonces = nonces
         self.recvWindowMs = min(max(recvWindowMs, 0), Self.maxRecvWindowMs)
+        self.hmac = hmac
     }
 
     /// Verifies `grant` against the connection's current `challenge`.
@@ -40,7 +56,9 @@ public struct SignatureLogin: Sendable {
         let key = (try? directory.apiKey(id: grant.keyID)) ?? nil
         let message = grant.signingString(challenge: challenge).bytes
         let signatureValid: Bool
-        if let key {
+        if let key, key.algorithm == .hmacSHA256 {
+            signatureValid = verifyHMAC(grant.signature, message: message, key: key)
+        } else if let key {
             signatureValid = SignatureVerifier.isValid(
                 signature: grant.signature, message: message, algorithm: key.algorithm, publicKey: key.publicKey)
         } else {
@@ -85,6 +103,14 @@ public struct SignatureLogin: Sendable {
         }
         guard requested.isSubset(of: key.scopes) else { return .failure(RPCError(.authFailed)) }
         return .success(Granted(key: key, account: account, scopes: requested))
+    }
+
+    private func verifyHMAC(_ signature: [UInt8], message: [UInt8], key: APIKeyRecord) -> Bool {
+        guard hmac.enabled, signature.count == 32, let sealed = key.sealedSecret, let box = hmac.secretBox(),
+            let secret = try? box.open(sealed, boundTo: key.id)
+        else { return false }
+        let expected = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret))
+        return ConstantTime.equals(Array(expected), signature)
     }
 
     /// A valid Ed25519 public key whose private key is discarded at start, used to spend the same

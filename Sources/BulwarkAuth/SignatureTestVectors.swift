@@ -62,6 +62,16 @@ public enum SignatureTestVectors {
             signingString: message.text, signature: Base64URL.encode(try key.signature(for: Data(message.bytes))))
     }
 
+    /// HMAC-SHA256 (legacy keys) with the 32 seed bytes as the secret: deterministic. The
+    /// `public_key` field carries the secret here, since an HMAC key has no public part.
+    public static func hmacSHA256() -> Vector {
+        let message = text()
+        let tag = HMAC<SHA256>.authenticationCode(for: message.bytes, using: SymmetricKey(data: seed))
+        return Vector(
+            keyType: .hmacSHA256, privateKeyHex: hex(seed), publicKey: Base64URL.encode(seed), keyID: keyID, challenge: challenge,
+            timestampMs: timestampMs, nonce: nonce, scopes: scopes, signingString: message.text, signature: Base64URL.encode(tag))
+    }
+
     /// The vectors as the JSON document committed under docs/vectors.
     public static func document(_ vectors: [Vector]) -> String {
         var lines = ["["]

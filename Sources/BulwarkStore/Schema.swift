@@ -60,6 +60,9 @@ enum Schema {
         migrator.registerMigration("v4-key-lockout") { db in
             try db.alter(table: "api_keys") { t in t.add(column: "locked_until_ms", .integer) }
         }
+        migrator.registerMigration("v5-sealed-secrets") { db in
+            try db.alter(table: "api_keys") { t in t.add(column: "secret_sealed", .text) }
+        }
         return migrator
     }
 }

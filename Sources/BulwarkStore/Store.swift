@@ -96,19 +96,20 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
 
     public func createKey(
         accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
-        expiresMs: Int64?, clientCertificatePin: String? = nil, restrictions: KeyRestrictions = KeyRestrictions(), nowMs: Int64
+        expiresMs: Int64?, clientCertificatePin: String? = nil, restrictions: KeyRestrictions = KeyRestrictions(),
+        keyID: String = Identifier.random(prefix: "k", bytes: 12), sealedSecret: String? = nil, nowMs: Int64
     ) throws -> APIKeyRecord {
         guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
         let record = APIKeyRecord(
-            id: Identifier.random(prefix: "k", bytes: 12), accountID: accountID, algorithm: algorithm,
+            id: keyID, accountID: accountID, algorithm: algorithm,
             publicKey: publicKey, scopes: scopes, label: label, status: .active, createdMs: nowMs,
-            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions)
+            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions, sealedSecret: sealedSecret)
         try pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO api_keys (id, account_id, algorithm, public_key, scopes, label, status, created_ms, expires_ms,
-                        client_cert_sha256, ip_allowlist, instrument_allowlist, max_order_notional)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        client_cert_sha256, ip_allowlist, instrument_allowlist, max_order_notional, secret_sealed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     record.id, record.accountID, record.algorithm.rawValue, Data(record.publicKey),
@@ -116,7 +117,7 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                     record.expiresMs, record.clientCertificatePin,
                     restrictions.ipAllowlist.map(\.description).joined(separator: ","),
                     restrictions.instruments.map { $0.sorted().joined(separator: ",") },
-                    restrictions.maxOrderNotional?.description,
+                    restrictions.maxOrderNotional?.description, sealedSecret,
                 ])
         }
         return record
@@ -149,6 +150,19 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                 sql: "UPDATE api_keys SET status = 'revoked', revoked_ms = COALESCE(revoked_ms, ?) WHERE id = ?",
                 arguments: [nowMs, id])
             try Self.appendChange(db, kind: .keyRevoked, subject: id, nowMs: nowMs)
+        }
+    }
+
+    /// Re-seals every stored secret (master-key rotation) in one transaction: all or nothing.
+    public func resealSecrets(_ transform: (_ keyID: String, _ sealed: String) throws -> String) throws -> Int {
+        try pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, secret_sealed FROM api_keys WHERE secret_sealed IS NOT NULL")
+            for row in rows {
+                let id: String = row["id"]
+                let resealed = try transform(id, row["secret_sealed"])
+                try db.execute(sql: "UPDATE api_keys SET secret_sealed = ? WHERE id = ?", arguments: [resealed, id])
+            }
+            return rows.count
         }
     }
 
@@ -192,7 +206,7 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                 ipAllowlist: (row["ip_allowlist"] as String? ?? "").split(separator: ",").compactMap { IPNetwork(String($0)) },
                 instruments: (row["instrument_allowlist"] as String?).map { Set($0.split(separator: ",").map(String.init)) },
                 maxOrderNotional: (row["max_order_notional"] as String?).flatMap { FixedDecimal(parsing: $0) }),
-            lastUsedMs: row["last_used_ms"], lockedUntilMs: row["locked_until_ms"])
+            lastUsedMs: row["last_used_ms"], lockedUntilMs: row["locked_until_ms"], sealedSecret: row["secret_sealed"])
     }
 
     // MARK: Deposits

@@ -11,7 +11,7 @@ struct Dev: AsyncParsableCommand {
             abstract: "Print signature-grant test vectors (docs/vectors/signature-grant.json is this output).")
 
         func run() async throws {
-            print(SignatureTestVectors.document([try SignatureTestVectors.ed25519(), try SignatureTestVectors.es256(), try SignatureTestVectors.mlDSA65()]), terminator: "")
+            print(SignatureTestVectors.document([try SignatureTestVectors.ed25519(), try SignatureTestVectors.es256(), try SignatureTestVectors.mlDSA65(), SignatureTestVectors.hmacSHA256()]), terminator: "")
         }
     }
 }

@@ -27,12 +27,12 @@ struct Keys: AsyncParsableCommand {
         @Option(name: .long, help: "Account id (a_...).")
         var account: String
 
-        @Option(name: .long, help: "Key type: ed25519, es256 or ml-dsa-65.")
+        @Option(name: .long, help: "Key type: ed25519, es256, ml-dsa-65, or hmac-sha256 (legacy: the gateway generates the secret and prints it once).")
         var type: String = "ed25519"
 
         // Unconditional: base64url may start with '-', which must not be read as a flag.
-        @Option(name: .long, parsing: .unconditional, help: "Raw public key, base64url: Ed25519 32 bytes, P-256 65-byte uncompressed point, ML-DSA-65 1952 bytes.")
-        var publicKey: String
+        @Option(name: .long, parsing: .unconditional, help: "Raw public key, base64url: Ed25519 32 bytes, P-256 65-byte uncompressed point, ML-DSA-65 1952 bytes. Not for hmac-sha256.")
+        var publicKey: String?
 
         @Option(name: .long, help: "Scopes: read,trade,cancel,account.")
         var scopes: String
@@ -59,12 +59,22 @@ struct Keys: AsyncParsableCommand {
         var maxNotional: String?
 
         func run() async throws {
-            guard let algorithm = KeyAlgorithm(rawValue: type), algorithm != .hmacSHA256 else {
-                throw CommandFailure("--type must be ed25519, es256 or ml-dsa-65")
+            guard let algorithm = KeyAlgorithm(rawValue: type) else {
+                throw CommandFailure("--type must be ed25519, es256, ml-dsa-65 or hmac-sha256")
             }
-            guard let bytes = Base64URL.decode(publicKey) else { throw CommandFailure("--public-key is not base64url (no padding)") }
-            guard SignatureVerifier.isWellFormedPublicKey(bytes, algorithm: algorithm) else {
-                throw CommandFailure("--public-key is not a valid \(algorithm.rawValue) public key (\(algorithm.publicKeyLength ?? 0) bytes expected, got \(bytes.count))")
+            var bytes: [UInt8] = []
+            var hmacSecret: [UInt8]?
+            if algorithm == .hmacSHA256 {
+                guard publicKey == nil else { throw CommandFailure("hmac-sha256 keys have no public key: the gateway generates the secret") }
+                hmacSecret = SecureRandom.bytes(count: KeyAlgorithm.hmacSecretLength)
+            } else {
+                guard let publicKey, let decoded = Base64URL.decode(publicKey) else {
+                    throw CommandFailure("--public-key is required, as base64url (no padding)")
+                }
+                guard SignatureVerifier.isWellFormedPublicKey(decoded, algorithm: algorithm) else {
+                    throw CommandFailure("--public-key is not a valid \(algorithm.rawValue) public key (\(algorithm.publicKeyLength ?? 0) bytes expected, got \(decoded.count))")
+                }
+                bytes = decoded
             }
             guard let scopeSet = Scope.parseList(scopes), !scopeSet.isEmpty else {
                 throw CommandFailure("--scopes must be a non-empty list of read, trade, cancel, account")
@@ -91,19 +101,30 @@ struct Keys: AsyncParsableCommand {
             }
             let store = try OperatorStore.open(options.resolvedData)
             let now = SystemClock().nowMs()
+            let keyID = Identifier.random(prefix: "k", bytes: 12)
+            // The secret is sealed with the master key, bound to this key id, before it touches the disk.
+            let sealed = try hmacSecret.map { try MasterKey.box(data: options.resolvedData).seal($0, boundTo: keyID) }
             let key = try store.createKey(
                 accountID: account, algorithm: algorithm, publicKey: bytes, scopes: scopeSet, label: label,
                 expiresMs: expiresInDays.map { now + Int64($0) * 86_400_000 }, clientCertificatePin: pin, restrictions: restrictions,
-                nowMs: now)
+                keyID: keyID, sealedSecret: sealed, nowMs: now)
             if options.json {
                 var w = JSONWriter()
                 w.beginObject()
                 w.key("key_id")
                 w.string(key.id)
+                if let hmacSecret {
+                    w.key("secret")
+                    w.string(Base64URL.encode(hmacSecret))
+                }
                 w.endObject()
                 print(w.string)
             } else {
                 print("created key \(key.id) (\(algorithm.rawValue), scopes \(Scope.render(scopeSet))) for \(account)")
+                if let hmacSecret {
+                    print("secret (shown once, store it now): \(Base64URL.encode(hmacSecret))")
+                    print("HMAC logins need auth.hmac_enabled=true on the gateway")
+                }
             }
         }
     }

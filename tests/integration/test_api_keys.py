@@ -181,3 +181,68 @@ def test_brute_force_is_throttled_then_locks_the_key_until_an_operator_unlocks_i
         assert "result" in reply, reply
         await client.close()
     run(scenario())
+
+
+class HMACKey:
+    type = "hmac-sha256"
+
+    def __init__(self, secret):
+        self.secret = secret
+
+    def sign(self, data):
+        import hmac, hashlib
+        return hmac.new(self.secret, data, hashlib.sha256).digest()
+
+
+def create_hmac_key(data):
+    from conftest import run_cli
+    account_id = run_cli(data, "accounts", "create", "--name", "hmac-" + secrets.token_hex(3))["account_id"]
+    created = run_cli(data, "keys", "create", "--account", account_id, "--type", "hmac-sha256", "--scopes", "read")
+    secret = __import__("base64").urlsafe_b64decode(created["secret"] + "==")
+    assert len(secret) == 32
+    return created["key_id"], secret, created["secret"]
+
+
+def test_hmac_keys_are_refused_unless_enabled(gateway):
+    key_id, secret, _ = create_hmac_key(gateway.data)
+
+    async def scenario():
+        client, reply = await try_login(gateway, key_id, HMACKey(secret))
+        assert reply["error"]["message"] == "auth_failed"
+        await client.close()
+    run(scenario())
+
+
+def test_hmac_keys_when_enabled_with_secrets_sealed_at_rest_and_master_key_rotation(workdir):
+    from conftest import Gateway, run_cli
+    server = Gateway(os.path.join(workdir, "hmac"), extra_env={"BULWARK_AUTH_HMAC_ENABLED": "true"})
+    try:
+        key_id, secret, secret_text = create_hmac_key(server.data)
+        # The database holds no cleartext secret.
+        for name in os.listdir(server.data):
+            if name.startswith("bulwark.sqlite"):
+                blob = open(os.path.join(server.data, name), "rb").read()
+                assert secret not in blob and secret_text.encode() not in blob
+
+        async def login_ok():
+            client, reply = await try_login(server, key_id, HMACKey(secret))
+            await client.close()
+            return "result" in reply
+
+        assert run(login_ok())
+        wrong = HMACKey(b"\x00" * 32)
+
+        async def login_wrong():
+            client, reply = await try_login(server, key_id, wrong)
+            await client.close()
+            return reply["error"]["message"]
+        assert run(login_wrong()) == "auth_failed"
+
+        # Rotate the master key while the gateway runs: secrets are re-sealed, logins keep working.
+        before = open(os.path.join(server.data, "keys", "master.key")).read()
+        rotated = run_cli(server.data, "secrets", "rotate-master-key")
+        assert rotated["resealed"] >= 1
+        assert open(os.path.join(server.data, "keys", "master.key")).read() != before
+        assert run(login_ok())
+    finally:
+        assert server.stop() == 0

@@ -1,5 +1,7 @@
 """The published signing vectors, checked with an independent implementation (Python `cryptography`)."""
 import base64
+import hashlib
+import hmac
 import json
 import os
 
@@ -21,7 +23,7 @@ def unb64u(text):
 
 def test_vectors_match_an_independent_implementation():
     vectors = json.load(open(VECTORS))
-    assert {v["key_type"] for v in vectors} == {"ed25519", "es256", "ml-dsa-65"}
+    assert {v["key_type"] for v in vectors} == {"ed25519", "es256", "ml-dsa-65", "hmac-sha256"}
     for v in vectors:
         text = signing_string(v["key_id"], v["challenge"], v["timestamp_ms"], v["nonce"], v["scopes"])
         assert text == v["signing_string"]
@@ -32,6 +34,8 @@ def test_vectors_match_an_independent_implementation():
             # Ed25519 is deterministic: Python must produce the very same bytes.
             assert key.sign(text.encode()) == signature
             key.public_key().verify(signature, text.encode())
+        elif v["key_type"] == "hmac-sha256":
+            assert hmac.new(secret, text.encode(), hashlib.sha256).digest() == signature
         elif v["key_type"] == "ml-dsa-65":
             # dilithium-py, a separate FIPS 204 implementation: same public key from the seed, and the
             # signature verifies.

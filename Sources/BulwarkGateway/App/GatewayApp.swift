@@ -48,7 +48,12 @@ public final class GatewayApp: Sendable {
         sessions = SessionRegistry(
             policy: SessionPolicy(
                 idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs))
-        login = SignatureLogin(directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs)
+        let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
+        login = SignatureLogin(
+            directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs,
+            hmac: SignatureLogin.HMACPolicy(enabled: configuration.hmacEnabled) {
+                (try? SecretBox.loadKey(file: masterKeyPath)).flatMap { try? SecretBox(masterKey: $0) }
+            })
         loginThrottle = LoginThrottle(policy: configuration.loginThrottle)
     }
 

@@ -12,6 +12,7 @@ import Foundation
 ///     DIR/tls/ca-key.pem            its key (0600)
 ///     DIR/tls/server.pem, server-key.pem   server chain and key (0600)
 ///     DIR/keys/gateway-identity.pem the gateway's Ed25519 identity key (0600)
+///     DIR/keys/master.key           the master key sealing secrets at rest (0600)
 ///     DIR/demo/demo-ed25519.pem     the demo API key's private key, written once (0600)
 ///     DIR/demo/demo.json            demo account and key ids, URL and CA path (no secrets)
 public struct DataFolder: Sendable {
@@ -22,6 +23,7 @@ public struct DataFolder: Sendable {
     public var databasePath: String { path + "/bulwark.sqlite" }
     public var pki: DevelopmentPKI { DevelopmentPKI(directory: path + "/tls") }
     public var identityKeyPath: String { path + "/keys/gateway-identity.pem" }
+    public var masterKeyPath: String { path + "/keys/master.key" }
     public var demoDirectory: String { path + "/demo" }
     public var demoPrivateKeyPath: String { demoDirectory + "/demo-ed25519.pem" }
     public var demoInfoPath: String { demoDirectory + "/demo.json" }
@@ -66,6 +68,11 @@ public struct DataFolder: Sendable {
 
         let (identity, identityCreated) = try IdentityKey.loadOrCreate(path: identityKeyPath)
         (identityCreated ? \Report.created : \Report.reused).appendTo(&report, "gateway identity key \(identityKeyPath)")
+
+        if !SecretFile.exists(masterKeyPath) {
+            try SecretFile.write(Base64URL.encode(SecureRandom.bytes(count: 32)) + "\n", to: masterKeyPath)
+            report.created.append("master key for secrets at rest \(masterKeyPath) (0600)")
+        }
 
         if demo {
             report.demo = try provisionDemo(store: store, clock: clock, report: &report)

@@ -34,6 +34,8 @@ public struct GatewayConfiguration: Sendable {
     public var allowedOrigins: Set<String>
     public var recvWindowMs: Int64
     public var loginThrottle: LoginThrottle.Policy
+    public var hmacEnabled: Bool
+    public var masterKeyFile: String?
     public var sessionIdleTimeoutMs: Int64
     public var sessionAbsoluteTimeoutMs: Int64
     public var shutdownDrainMs: Int64
@@ -128,7 +130,8 @@ public struct GatewayConfiguration: Sendable {
             tlsMinimumVersion: minimum, tlsCertificateFile: certificate.isEmpty ? nil : certificate,
             tlsKeyFile: key.isEmpty ? nil : key, clientAuth: clientAuth, clientCAFile: clientCAFile.isEmpty ? nil : clientCAFile,
             crlFiles: crlFiles, admin: admin, limits: limits, allowedOrigins: Set(origins.filter { !$0.isEmpty }),
-            recvWindowMs: Int64(int("auth.recv_window_ms")), loginThrottle: throttle, sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
+            recvWindowMs: Int64(int("auth.recv_window_ms")), loginThrottle: throttle, hmacEnabled: bool("auth.hmac_enabled"),
+            masterKeyFile: string("secrets.master_key_file").isEmpty ? nil : string("secrets.master_key_file"), sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
             sessionAbsoluteTimeoutMs: Int64(int("session.absolute_timeout_ms")),
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
         try configuration.validate()

@@ -46,6 +46,8 @@ public enum SettingCatalogue {
         SettingSpec(key: "ws.pong_timeout_ms", kind: .int, defaultValue: "20000", help: "Silence after a ping before the connection is dropped."),
         SettingSpec(key: "ws.allowed_origins", kind: .stringList, defaultValue: "", help: "Exact Origin values allowed to upgrade when a browser sends Origin (comma-separated); empty allows none."),
         SettingSpec(key: "auth.recv_window_ms", kind: .int, defaultValue: "5000", help: "Accepted clock skew of timestamp_ms in public/auth (at most 60000)."),
+        SettingSpec(key: "auth.hmac_enabled", kind: .bool, defaultValue: "false", help: "Allow logins with legacy hmac-sha256 keys (their secrets are sealed with the master key)."),
+        SettingSpec(key: "secrets.master_key_file", kind: .string, defaultValue: "", help: "32-byte base64url master key sealing secrets at rest (AES-256-GCM); empty: DATA/keys/master.key, created at first start."),
         SettingSpec(key: "auth.throttle_free_failures", kind: .int, defaultValue: "3", help: "Consecutive failed logins (per key id and per IP) before each further attempt must wait."),
         SettingSpec(key: "auth.throttle_ip_free_failures", kind: .int, defaultValue: "10", help: "The same for one client IP (higher: many clients can share an address)."),
         SettingSpec(key: "auth.throttle_base_delay_ms", kind: .int, defaultValue: "500", help: "First wait after the free failures; doubles with each further failure."),
