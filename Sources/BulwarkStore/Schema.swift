@@ -63,6 +63,9 @@ enum Schema {
         migrator.registerMigration("v5-sealed-secrets") { db in
             try db.alter(table: "api_keys") { t in t.add(column: "secret_sealed", .text) }
         }
+        migrator.registerMigration("v6-sealed-frame-policy") { db in
+            try db.alter(table: "api_keys") { t in t.add(column: "sealed_policy", .text).notNull().defaults(to: "none") }
+        }
         return migrator
     }
 }

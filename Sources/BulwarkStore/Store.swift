@@ -97,19 +97,21 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
     public func createKey(
         accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
         expiresMs: Int64?, clientCertificatePin: String? = nil, restrictions: KeyRestrictions = KeyRestrictions(),
-        keyID: String = Identifier.random(prefix: "k", bytes: 12), sealedSecret: String? = nil, nowMs: Int64
+        keyID: String = Identifier.random(prefix: "k", bytes: 12), sealedSecret: String? = nil,
+        sealedPolicy: SealedFramePolicy = .none, nowMs: Int64
     ) throws -> APIKeyRecord {
         guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
         let record = APIKeyRecord(
             id: keyID, accountID: accountID, algorithm: algorithm,
             publicKey: publicKey, scopes: scopes, label: label, status: .active, createdMs: nowMs,
-            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions, sealedSecret: sealedSecret)
+            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions, sealedSecret: sealedSecret,
+            sealedPolicy: sealedPolicy)
         try pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO api_keys (id, account_id, algorithm, public_key, scopes, label, status, created_ms, expires_ms,
-                        client_cert_sha256, ip_allowlist, instrument_allowlist, max_order_notional, secret_sealed)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        client_cert_sha256, ip_allowlist, instrument_allowlist, max_order_notional, secret_sealed, sealed_policy)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     record.id, record.accountID, record.algorithm.rawValue, Data(record.publicKey),
@@ -117,7 +119,7 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                     record.expiresMs, record.clientCertificatePin,
                     restrictions.ipAllowlist.map(\.description).joined(separator: ","),
                     restrictions.instruments.map { $0.sorted().joined(separator: ",") },
-                    restrictions.maxOrderNotional?.description, sealedSecret,
+                    restrictions.maxOrderNotional?.description, sealedSecret, sealedPolicy.rawValue,
                 ])
         }
         return record
@@ -166,6 +168,14 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
         }
     }
 
+    /// Sets when a key stops working (rotation overlap).
+    public func setKeyExpiry(id: String, expiresMs: Int64) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE api_keys SET expires_ms = ? WHERE id = ?", arguments: [expiresMs, id])
+            guard db.changesCount == 1 else { throw StoreError.notFound("key \(id)") }
+        }
+    }
+
     /// Locks a key after repeated failed logins (no-op for an unknown id).
     public func lockKey(id: String, untilMs: Int64) throws {
         try pool.write { db in try db.execute(sql: "UPDATE api_keys SET locked_until_ms = ? WHERE id = ?", arguments: [untilMs, id]) }
@@ -206,7 +216,8 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                 ipAllowlist: (row["ip_allowlist"] as String? ?? "").split(separator: ",").compactMap { IPNetwork(String($0)) },
                 instruments: (row["instrument_allowlist"] as String?).map { Set($0.split(separator: ",").map(String.init)) },
                 maxOrderNotional: (row["max_order_notional"] as String?).flatMap { FixedDecimal(parsing: $0) }),
-            lastUsedMs: row["last_used_ms"], lockedUntilMs: row["locked_until_ms"], sealedSecret: row["secret_sealed"])
+            lastUsedMs: row["last_used_ms"], lockedUntilMs: row["locked_until_ms"], sealedSecret: row["secret_sealed"],
+            sealedPolicy: SealedFramePolicy(rawValue: row["sealed_policy"]) ?? .aead)
     }
 
     // MARK: Deposits

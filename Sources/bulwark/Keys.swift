@@ -7,7 +7,7 @@ import Foundation
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage API keys (clients generate key pairs; only public keys are registered).",
-        subcommands: [Create.self, Revoke.self, Unlock.self, List.self, Show.self])
+        subcommands: [Create.self, Rotate.self, Revoke.self, Unlock.self, List.self, Show.self])
 
     struct Unlock: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Unlock a key locked after repeated failed logins.")
@@ -58,73 +58,70 @@ struct Keys: AsyncParsableCommand {
         @Option(name: .long, help: "Largest notional of one order placed with this key (decimal).")
         var maxNotional: String?
 
+        @Option(name: .long, help: "Sealed-frame policy for private methods: none, mac or aead.")
+        var sealed: String = "none"
+
         func run() async throws {
-            guard let algorithm = KeyAlgorithm(rawValue: type) else {
-                throw CommandFailure("--type must be ed25519, es256, ml-dsa-65 or hmac-sha256")
+            var request = KeyManagement.Request(accountID: account, scopes: scopes)
+            request.type = type
+            request.publicKey = publicKey
+            request.label = label
+            request.expiresInDays = expiresInDays
+            request.clientCertificateSHA256 = try ClientCertificatePin.resolve(sha256: clientCertSha256, pemFile: clientCert)
+            request.ipAllowlist = ipAllow.map { $0.split(separator: ",").map(String.init) } ?? []
+            request.instruments = instruments.map { $0.split(separator: ",").map(String.init) }
+            request.maxOrderNotional = maxNotional
+            request.sealedPolicy = sealed
+            let created: KeyManagement.Created
+            do {
+                created = try KeyOperations.management(options.resolvedData).create(request, nowMs: SystemClock().nowMs())
+            } catch let failure as KeyManagement.Failure {
+                throw CommandFailure(failure.description)
             }
-            var bytes: [UInt8] = []
-            var hmacSecret: [UInt8]?
-            if algorithm == .hmacSHA256 {
-                guard publicKey == nil else { throw CommandFailure("hmac-sha256 keys have no public key: the gateway generates the secret") }
-                hmacSecret = SecureRandom.bytes(count: KeyAlgorithm.hmacSecretLength)
-            } else {
-                guard let publicKey, let decoded = Base64URL.decode(publicKey) else {
-                    throw CommandFailure("--public-key is required, as base64url (no padding)")
-                }
-                guard SignatureVerifier.isWellFormedPublicKey(decoded, algorithm: algorithm) else {
-                    throw CommandFailure("--public-key is not a valid \(algorithm.rawValue) public key (\(algorithm.publicKeyLength ?? 0) bytes expected, got \(decoded.count))")
-                }
-                bytes = decoded
-            }
-            guard let scopeSet = Scope.parseList(scopes), !scopeSet.isEmpty else {
-                throw CommandFailure("--scopes must be a non-empty list of read, trade, cancel, account")
-            }
-            if let days = expiresInDays, days <= 0 { throw CommandFailure("--expires-in-days must be positive") }
-            let pin = try ClientCertificatePin.resolve(sha256: clientCertSha256, pemFile: clientCert)
-            var restrictions = KeyRestrictions()
-            if let ipAllow {
-                for entry in ipAllow.split(separator: ",") {
-                    guard let network = IPNetwork(String(entry).trimmingCharacters(in: .whitespaces)) else {
-                        throw CommandFailure("--ip-allow: '\(entry)' is not an address or CIDR")
+            KeyOperations.printCreated(created, json: options.json)
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace a key with a new one (same account, scopes, limits); the old key keeps working for the overlap.")
+
+        @OptionGroup var options: DataOptions
+
+        @Argument(help: "The key to replace (k_...).")
+        var keyID: String
+
+        @Option(name: .long, parsing: .unconditional, help: "The new raw public key, base64url (not for hmac-sha256, whose new secret is generated).")
+        var publicKey: String?
+
+        @Option(name: .long, help: "Minutes the old key keeps working (0 to 10080).")
+        var overlapMinutes: Int = 60
+
+        func run() async throws {
+            do {
+                let (created, oldExpiresMs) = try KeyOperations.management(options.resolvedData).rotate(
+                    keyID: keyID, newPublicKey: publicKey, overlapMinutes: overlapMinutes, nowMs: SystemClock().nowMs())
+                if options.json {
+                    var w = JSONWriter()
+                    w.beginObject()
+                    w.key("key_id")
+                    w.string(created.key.id)
+                    w.key("replaces")
+                    w.string(keyID)
+                    w.key("old_key_expires_ms")
+                    w.int(oldExpiresMs)
+                    if let secret = created.secret {
+                        w.key("secret")
+                        w.string(secret)
                     }
-                    restrictions.ipAllowlist.append(network)
+                    w.endObject()
+                    print(w.string)
+                } else {
+                    print("created \(created.key.id) replacing \(keyID); \(keyID) stops working at \(oldExpiresMs) ms")
+                    if let secret = created.secret { print("secret (shown once, store it now): \(secret)") }
                 }
-            }
-            if let instruments {
-                restrictions.instruments = Set(instruments.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-            }
-            if let maxNotional {
-                guard let value = FixedDecimal(parsing: maxNotional), value.isPositive else {
-                    throw CommandFailure("--max-notional must be a positive decimal")
-                }
-                restrictions.maxOrderNotional = value
-            }
-            let store = try OperatorStore.open(options.resolvedData)
-            let now = SystemClock().nowMs()
-            let keyID = Identifier.random(prefix: "k", bytes: 12)
-            // The secret is sealed with the master key, bound to this key id, before it touches the disk.
-            let sealed = try hmacSecret.map { try MasterKey.box(data: options.resolvedData).seal($0, boundTo: keyID) }
-            let key = try store.createKey(
-                accountID: account, algorithm: algorithm, publicKey: bytes, scopes: scopeSet, label: label,
-                expiresMs: expiresInDays.map { now + Int64($0) * 86_400_000 }, clientCertificatePin: pin, restrictions: restrictions,
-                keyID: keyID, sealedSecret: sealed, nowMs: now)
-            if options.json {
-                var w = JSONWriter()
-                w.beginObject()
-                w.key("key_id")
-                w.string(key.id)
-                if let hmacSecret {
-                    w.key("secret")
-                    w.string(Base64URL.encode(hmacSecret))
-                }
-                w.endObject()
-                print(w.string)
-            } else {
-                print("created key \(key.id) (\(algorithm.rawValue), scopes \(Scope.render(scopeSet))) for \(account)")
-                if let hmacSecret {
-                    print("secret (shown once, store it now): \(Base64URL.encode(hmacSecret))")
-                    print("HMAC logins need auth.hmac_enabled=true on the gateway")
-                }
+            } catch let failure as KeyManagement.Failure {
+                throw CommandFailure(failure.description)
             }
         }
     }
@@ -190,63 +187,6 @@ struct Keys: AsyncParsableCommand {
     }
 }
 
-enum KeyRendering {
-    static func write(_ key: APIKeyRecord, to w: inout JSONWriter) {
-        w.beginObject()
-        w.key("key_id")
-        w.string(key.id)
-        w.key("account_id")
-        w.string(key.accountID)
-        w.key("type")
-        w.string(key.algorithm.rawValue)
-        w.key("public_key")
-        w.string(Base64URL.encode(key.publicKey))
-        w.key("scopes")
-        w.beginArray()
-        for scope in key.scopes.sorted() { w.string(scope.rawValue) }
-        w.endArray()
-        w.key("label")
-        w.string(key.label)
-        w.key("status")
-        w.string(key.status.rawValue)
-        w.key("created_ms")
-        w.int(key.createdMs)
-        if let expires = key.expiresMs {
-            w.key("expires_ms")
-            w.int(expires)
-        }
-        if let pin = key.clientCertificatePin {
-            w.key("client_cert_sha256")
-            w.string(pin)
-        }
-        if !key.restrictions.ipAllowlist.isEmpty {
-            w.key("ip_allowlist")
-            w.beginArray()
-            for network in key.restrictions.ipAllowlist { w.string(network.description) }
-            w.endArray()
-        }
-        if let instruments = key.restrictions.instruments {
-            w.key("instruments")
-            w.beginArray()
-            for instrument in instruments.sorted() { w.string(instrument) }
-            w.endArray()
-        }
-        if let cap = key.restrictions.maxOrderNotional {
-            w.key("max_order_notional")
-            w.string(cap.description)
-        }
-        if let locked = key.lockedUntilMs {
-            w.key("locked_until_ms")
-            w.int(locked)
-        }
-        if let used = key.lastUsedMs {
-            w.key("last_used_ms")
-            w.int(used)
-        }
-        w.endObject()
-    }
-}
-
 enum ClientCertificatePin {
     /// Lowercase hex SHA-256 from `--client-cert-sha256` or from the certificate in `--client-cert`.
     static func resolve(sha256: String?, pemFile: String?) throws -> String? {
@@ -254,11 +194,7 @@ enum ClientCertificatePin {
         case (nil, nil):
             return nil
         case (let hex?, nil):
-            let normalized = hex.lowercased().replacingOccurrences(of: ":", with: "")
-            guard normalized.count == 64, normalized.allSatisfy({ $0.isHexDigit }) else {
-                throw CommandFailure("--client-cert-sha256 must be 64 hex digits")
-            }
-            return normalized
+            return hex
         case (nil, let path?):
             guard let text = try? String(contentsOfFile: path, encoding: .utf8), let certificate = try? DevelopmentPKI.leafCertificate(chainPEM: text) else {
                 throw CommandFailure("--client-cert: \(path) holds no PEM certificate")
@@ -266,6 +202,36 @@ enum ClientCertificatePin {
             return ClientCertificateVerifier.fingerprint(certificate)
         default:
             throw CommandFailure("give --client-cert-sha256 or --client-cert, not both")
+        }
+    }
+}
+
+/// Shared plumbing of the key commands.
+enum KeyOperations {
+    static func management(_ data: String) throws -> KeyManagement {
+        let store = try OperatorStore.open(data)
+        return KeyManagement(store: store, secretBox: { try MasterKey.box(data: data) })
+    }
+
+    static func printCreated(_ created: KeyManagement.Created, json: Bool) {
+        let key = created.key
+        if json {
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("key_id")
+            w.string(key.id)
+            if let secret = created.secret {
+                w.key("secret")
+                w.string(secret)
+            }
+            w.endObject()
+            print(w.string)
+        } else {
+            print("created key \(key.id) (\(key.algorithm.rawValue), scopes \(Scope.render(key.scopes))) for \(key.accountID)")
+            if let secret = created.secret {
+                print("secret (shown once, store it now): \(secret)")
+                print("HMAC logins need auth.hmac_enabled=true on the gateway")
+            }
         }
     }
 }

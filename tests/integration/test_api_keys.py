@@ -246,3 +246,39 @@ def test_hmac_keys_when_enabled_with_secrets_sealed_at_rest_and_master_key_rotat
         assert run(login_ok())
     finally:
         assert server.stop() == 0
+
+
+def test_rotation_keeps_the_old_key_for_the_overlap_then_only_the_new_one(gateway, cli):
+    account_id = account(cli)
+    old_id, old_signer = key(cli, account_id, None, "read", "--ip-allow", "127.0.0.0/8", "--instruments", "BTC-USD")
+    new_signer = Ed25519Key()
+    rotated = cli("keys", "rotate", old_id, "--public-key", b64u(new_signer.public_raw()), "--overlap-minutes", "60")
+    assert rotated["replaces"] == old_id and rotated["old_key_expires_ms"] > time.time() * 1000
+    new_shown = cli("keys", "show", rotated["key_id"])
+    # Same account, scopes and limits carry over.
+    assert new_shown["account_id"] == account_id and new_shown["scopes"] == ["read"]
+    assert new_shown["ip_allowlist"] == ["127.0.0.0/8"] and new_shown["instruments"] == ["BTC-USD"]
+
+    async def logins(key_id, signer):
+        client, reply = await try_login(gateway, key_id, signer)
+        await client.close()
+        return "result" in reply
+    assert run(logins(old_id, old_signer)) and run(logins(rotated["key_id"], new_signer))
+    # A rotation with no overlap retires the old key at once.
+    newest = Ed25519Key()
+    again = cli("keys", "rotate", rotated["key_id"], "--public-key", b64u(newest.public_raw()), "--overlap-minutes", "0")
+    assert not run(logins(rotated["key_id"], new_signer))
+    assert run(logins(again["key_id"], newest))
+
+
+def test_a_key_that_requires_sealed_frames_cannot_use_plain_text_private_methods(gateway, cli):
+    key_id, signer = key(cli, account(cli), None, "read,trade", "--sealed", "mac")
+    assert cli("keys", "show", key_id)["sealed_policy"] == "mac"
+
+    async def scenario():
+        client = await Client.connect(gateway.url, gateway.ca)
+        await client.login(key_id, signer)
+        reply = await client.call("private/session.status")
+        assert reply["error"]["message"] == "sealed_required" and reply["error"]["code"] == 10012
+        await client.close()
+    run(scenario())

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import ssl
+import time
 
 import pytest
 import websockets
@@ -253,3 +254,61 @@ def test_admin_listener_without_a_ca_file_is_a_start_up_error(workdir):
     with pytest.raises(RuntimeError) as failed:
         Gateway(os.path.join(workdir, "admin-no-ca"), extra_args=("--admin-listen", "127.0.0.1:0"))
     assert "admin.client_ca_file" in str(failed.value)
+
+
+def admin_json(server, method, path, body=None):
+    import http.client
+    context = ssl.create_default_context(cafile=server.ca)
+    context.load_cert_chain(*server.operator)
+    host, port = server.admin_url.split("//")[1].split("/")[0].rsplit(":", 1)
+    connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
+    try:
+        connection.request(method, path, body=None if body is None else json.dumps(body).encode(),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def test_admin_key_lifecycle_and_account_disable(admin_gateway):
+    data = admin_gateway.data
+    account_id = run_cli(data, "accounts", "create", "--name", "admin-api-" + os.urandom(3).hex(), "--fund", "USD=1000")["account_id"]
+    signer = Ed25519Key()
+    status, created = admin_json(admin_gateway, "POST", "/admin/v1/keys", {
+        "account_id": account_id, "type": "ed25519", "public_key": b64u(signer.public_raw()), "scopes": ["read", "trade"],
+        "ip_allowlist": ["127.0.0.1"], "max_order_notional": "500", "label": "made over the admin API"})
+    assert status == 201, created
+    key_id = created["key_id"]
+    status, shown = admin_json(admin_gateway, "GET", f"/admin/v1/keys/{key_id}")
+    assert status == 200 and shown["max_order_notional"] == "500" and shown["label"] == "made over the admin API"
+    status, listed = admin_json(admin_gateway, "GET", f"/admin/v1/keys?account={account_id}")
+    assert [k["key_id"] for k in listed["keys"]] == [key_id]
+    # Strict bodies: unknown members and bad values are refused with the field named.
+    status, error = admin_json(admin_gateway, "POST", "/admin/v1/keys", {"account_id": account_id, "scopes": ["read"],
+                                                                         "public_key": "x", "is_admin": True})
+    assert status == 400 and error["field"] == "params.is_admin"
+    status, error = admin_json(admin_gateway, "POST", "/admin/v1/keys", {"account_id": account_id, "scopes": ["read"], "public_key": "AAAA"})
+    assert status == 400 and error["error"] == "invalid_key"
+    # HMAC keys: the secret is returned once.
+    status, hmac_key = admin_json(admin_gateway, "POST", "/admin/v1/keys", {"account_id": account_id, "type": "hmac-sha256", "scopes": ["read"]})
+    assert status == 201 and len(hmac_key["secret"]) == 43
+
+    async def scenario():
+        client = await Client.connect(admin_gateway.url, admin_gateway.ca)
+        await client.login(key_id, signer)
+        status, body = await asyncio.to_thread(admin_json, admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/disable")
+        assert status == 200 and body["disabled"] is True and body["sessions_ended"] == 1
+        notice = await client.next_notification(lambda m: m.get("method") == "session.terminated", timeout=5)
+        assert notice["params"]["reason"] == "account_disabled"
+    asyncio.run(scenario())
+    status, body = admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/enable")
+    assert status == 200
+    new_signer = Ed25519Key()
+    status, rotated = admin_json(admin_gateway, "POST", f"/admin/v1/keys/{key_id}/rotate",
+                                 {"public_key": b64u(new_signer.public_raw()), "overlap_minutes": 0})
+    assert status == 201 and rotated["replaces"] == key_id
+    status, old = admin_json(admin_gateway, "GET", f"/admin/v1/keys/{key_id}")
+    assert old["expires_ms"] <= time.time() * 1000 + 1000
+    status, body = admin_json(admin_gateway, "POST", f"/admin/v1/keys/{rotated['key_id']}/unlock")
+    assert status == 200 and body == {"unlocked": True}

@@ -44,6 +44,13 @@ public enum KeyAlgorithm: String, Sendable, CaseIterable {
     public static let hmacSecretLength = 32
 }
 
+/// A key's requirement on how its private requests travel (PROTOCOL.md §5).
+public enum SealedFramePolicy: String, Sendable {
+    case none
+    case mac
+    case aead
+}
+
 public enum AccountStatus: String, Sendable {
     case enabled
     case disabled
@@ -86,12 +93,14 @@ public struct APIKeyRecord: Sendable, Equatable {
     public let lockedUntilMs: Int64?
     /// HMAC keys only: the secret, sealed under the master key (`SecretBox`); never stored in clear.
     public let sealedSecret: String?
+    /// Whether this key's private methods must arrive in sealed frames (PROTOCOL.md §5).
+    public let sealedPolicy: SealedFramePolicy
 
     public init(
         id: String, accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>,
         label: String, status: KeyStatus, createdMs: Int64, expiresMs: Int64?, clientCertificatePin: String? = nil,
         restrictions: KeyRestrictions = KeyRestrictions(), lastUsedMs: Int64? = nil, lockedUntilMs: Int64? = nil,
-        sealedSecret: String? = nil
+        sealedSecret: String? = nil, sealedPolicy: SealedFramePolicy = .none
     ) {
         self.id = id
         self.accountID = accountID
@@ -107,6 +116,7 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.lastUsedMs = lastUsedMs
         self.lockedUntilMs = lockedUntilMs
         self.sealedSecret = sealedSecret
+        self.sealedPolicy = sealedPolicy
     }
 
     public func isUsable(atMs now: Int64) -> Bool {

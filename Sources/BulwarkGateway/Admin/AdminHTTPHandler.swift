@@ -1,3 +1,4 @@
+import BulwarkAuth
 import BulwarkCore
 import BulwarkSessions
 import Logging
@@ -8,15 +9,17 @@ import NIOSSL
 /// The operator API on the admin listener (`/admin/v1`). Only reachable over mutual TLS with a
 /// certificate from the admin CA (the listener refuses the handshake otherwise).
 ///
-/// First slice: list live sessions, revoke a key, and a health probe. The admin token, TOTP
-/// step-up for destructive actions, and the rest of the API arrive with the admin issue.
+/// Today: health, live sessions, keys (list, show, create, rotate, revoke, unlock) and accounts
+/// (disable, enable). The admin token, TOTP step-up for destructive actions, and the rest of the
+/// API arrive with the admin issue.
 final class AdminHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let app: GatewayApp
     private var pending: HTTPRequestHead?
-    private var bodyBytes = 0
+    private var body: [UInt8] = []
+    private var refused = false
     static let maxBodyBytes = 16 * 1024
 
     init(app: GatewayApp) { self.app = app }
@@ -25,15 +28,19 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             pending = head
-            bodyBytes = 0
+            body.removeAll(keepingCapacity: true)
+            refused = false
         case .body(let buffer):
-            bodyBytes += buffer.readableBytes
-            if bodyBytes > Self.maxBodyBytes, pending != nil {
-                pending = nil
+            guard !refused else { return }
+            // Refused before buffering the excess.
+            guard body.count + buffer.readableBytes <= Self.maxBodyBytes else {
+                refused = true
                 send(context, .payloadTooLarge, body: #"{"error":"body_too_large"}"#, keepAlive: false)
+                return
             }
+            body.append(contentsOf: buffer.readableBytesView)
         case .end:
-            guard let head = pending else { return }
+            guard let head = pending, !refused else { return }
             pending = nil
             route(context: context, head: head)
         }
@@ -60,6 +67,47 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             w.endArray()
             w.endObject()
             send(context, .ok, body: w.string, keepAlive: head.isKeepAlive)
+        case (.GET, ["admin", "v1", "keys"]):
+            let account = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first.flatMap { query in
+                query.split(separator: "&").first { $0.hasPrefix("account=") }.map { String($0.dropFirst("account=".count)) }
+            }
+            guard let keys = try? app.store.keys(accountID: account) else { return failure(context, .internalServerError, "store_unavailable") }
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("keys")
+            w.beginArray()
+            for key in keys { KeyRendering.write(key, to: &w) }
+            w.endArray()
+            w.endObject()
+            send(context, .ok, body: w.string, keepAlive: head.isKeepAlive)
+        case (.GET, _) where parts.count == 4 && parts[0...2] == ["admin", "v1", "keys"]:
+            guard let key = try? app.store.apiKey(id: parts[3]) else { return failure(context, .notFound, "key_not_found") }
+            var w = JSONWriter()
+            KeyRendering.write(key, to: &w)
+            send(context, .ok, body: w.string, keepAlive: head.isKeepAlive)
+        case (.POST, ["admin", "v1", "keys"]):
+            createKey(context: context, head: head)
+        case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "keys"] && parts[4] == "rotate":
+            rotateKey(context: context, head: head, keyID: parts[3])
+        case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "keys"] && parts[4] == "unlock":
+            do {
+                try app.store.unlockKey(id: parts[3], nowMs: app.clock.nowMs())
+                app.loginThrottle.reset(keyID: parts[3])
+                audit(context, "admin unlocked key", parts[3])
+                send(context, .ok, body: #"{"unlocked":true}"#, keepAlive: head.isKeepAlive)
+            } catch {
+                failure(context, .notFound, "key_not_found")
+            }
+        case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "accounts"] && ["disable", "enable"].contains(parts[4]):
+            let disable = parts[4] == "disable"
+            do {
+                try app.store.setAccountStatus(id: parts[3], disable ? .disabled : .enabled, nowMs: app.clock.nowMs())
+                let ended = disable ? app.sessions.endAll(accountID: parts[3], reason: .accountDisabled) : 0
+                audit(context, disable ? "admin disabled account" : "admin enabled account", parts[3])
+                send(context, .ok, body: disable ? "{\"disabled\":true,\"sessions_ended\":\(ended)}" : #"{"enabled":true}"#, keepAlive: head.isKeepAlive)
+            } catch {
+                failure(context, .notFound, "account_not_found")
+            }
         case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "keys"] && parts[4] == "revoke":
             let keyID = parts[3]
             do {
@@ -80,6 +128,119 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         default:
             send(context, .notFound, body: #"{"error":"not_found"}"#, keepAlive: head.isKeepAlive)
         }
+    }
+
+    // MARK: Key creation and rotation
+
+    private var management: KeyManagement {
+        let path = app.configuration.masterKeyFile ?? DataFolder(path: app.configuration.dataDirectory).masterKeyPath
+        return KeyManagement(store: app.store, secretBox: { try SecretBox(masterKey: SecretBox.loadKey(file: path)) })
+    }
+
+    /// The request body as a params object, strictly parsed; nil after answering 400.
+    private func jsonBody(_ context: ChannelHandlerContext, allowed: Set<String>) -> ParamsReader? {
+        guard let value = try? StrictJSONParser().parse(body), case .object(let object) = value else {
+            failure(context, .badRequest, "body_must_be_a_json_object")
+            return nil
+        }
+        do {
+            return try ParamsReader(object, allowed: allowed)
+        } catch {
+            failure(context, .badRequest, "invalid_params", field: error.field)
+            return nil
+        }
+    }
+
+    private func createKey(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        guard let reader = jsonBody(context, allowed: [
+            "account_id", "type", "public_key", "scopes", "label", "expires_in_days", "client_cert_sha256", "ip_allowlist",
+            "instruments", "max_order_notional", "sealed_policy",
+        ]) else { return }
+        do throws(RPCError) {
+            var request = KeyManagement.Request(
+                accountID: try reader.requiredString("account_id", maxLength: 64),
+                scopes: (try reader.stringArray("scopes", maxCount: 8) ?? []).joined(separator: ","))
+            request.type = try reader.string("type", maxLength: 16) ?? "ed25519"
+            request.publicKey = try reader.string("public_key", maxLength: 4096)
+            request.label = try reader.string("label", maxLength: 128) ?? ""
+            request.expiresInDays = try reader.int("expires_in_days", in: 1...3650).map(Int.init)
+            request.clientCertificateSHA256 = try reader.string("client_cert_sha256", maxLength: 95)
+            request.ipAllowlist = try reader.stringArray("ip_allowlist", maxCount: 64, maxLength: 64) ?? []
+            request.instruments = try reader.stringArray("instruments", maxCount: 256, maxLength: 48)
+            request.maxOrderNotional = try reader.string("max_order_notional", maxLength: 40)
+            request.sealedPolicy = try reader.string("sealed_policy", maxLength: 8) ?? "none"
+            do {
+                let created = try management.create(request, nowMs: app.clock.nowMs())
+                audit(context, "admin created key", created.key.id)
+                var w = JSONWriter()
+                w.beginObject()
+                w.key("key_id")
+                w.string(created.key.id)
+                if let secret = created.secret {
+                    w.key("secret")
+                    w.string(secret)
+                }
+                w.endObject()
+                send(context, .created, body: w.string, keepAlive: head.isKeepAlive)
+            } catch {
+                failure(context, .badRequest, "invalid_key", detail: "\(error)")
+            }
+        } catch {
+            failure(context, .badRequest, "invalid_params", field: error.field)
+        }
+    }
+
+    private func rotateKey(context: ChannelHandlerContext, head: HTTPRequestHead, keyID: String) {
+        guard let reader = jsonBody(context, allowed: ["public_key", "overlap_minutes"]) else { return }
+        do throws(RPCError) {
+            let publicKey = try reader.string("public_key", maxLength: 4096)
+            let overlap = Int(try reader.int("overlap_minutes", in: 0...10_080) ?? 60)
+            do {
+                let (created, oldExpires) = try management.rotate(keyID: keyID, newPublicKey: publicKey, overlapMinutes: overlap, nowMs: app.clock.nowMs())
+                audit(context, "admin rotated key", keyID)
+                var w = JSONWriter()
+                w.beginObject()
+                w.key("key_id")
+                w.string(created.key.id)
+                w.key("replaces")
+                w.string(keyID)
+                w.key("old_key_expires_ms")
+                w.int(oldExpires)
+                if let secret = created.secret {
+                    w.key("secret")
+                    w.string(secret)
+                }
+                w.endObject()
+                send(context, .created, body: w.string, keepAlive: head.isKeepAlive)
+            } catch {
+                failure(context, .badRequest, "invalid_key", detail: "\(error)")
+            }
+        } catch {
+            failure(context, .badRequest, "invalid_params", field: error.field)
+        }
+    }
+
+    private func audit(_ context: ChannelHandlerContext, _ message: Logger.Message, _ subject: String) {
+        app.logger.notice(message, metadata: ["subject": "\(subject)", "operator_cert": "\(operatorName(context))"])
+    }
+
+    private func failure(
+        _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ code: String, field: String? = nil, detail: String? = nil
+    ) {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("error")
+        w.string(code)
+        if let field {
+            w.key("field")
+            w.string(field)
+        }
+        if let detail {
+            w.key("detail")
+            w.string(detail)
+        }
+        w.endObject()
+        send(context, status, body: w.string, keepAlive: false)
     }
 
     private func send(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: String, keepAlive: Bool) {

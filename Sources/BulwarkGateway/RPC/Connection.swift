@@ -25,6 +25,9 @@ actor Connection: SessionListener {
     private(set) var session: Session?
     /// The logged-in key's instrument and notional limits, applied to every order.
     private var keyRestrictions = KeyRestrictions()
+    /// The logged-in key's sealed-frame policy: with `mac` or `aead`, private methods in plain text
+    /// frames are refused (`sealed_required`); sealed frames arrive with the session-keys milestone.
+    private var sealedPolicy = SealedFramePolicy.none
     private var subscriptions: [String: SubscriptionTopic] = [:]
     private var phase = Phase.open
     private var authDeadline: Task<Void, Never>?
@@ -242,6 +245,7 @@ actor Connection: SessionListener {
         session = created
         app.loginThrottle.recordSuccess(keyID: granted.key.id, ip: clientIP)
         keyRestrictions = granted.key.restrictions
+        sealedPolicy = granted.key.sealedPolicy
         try? app.store.recordKeyUse(id: granted.key.id, nowMs: now)
         authDeadline?.cancel()
         app.metrics.loginSuccesses.add(1, ordering: .relaxed)
@@ -347,6 +351,7 @@ actor Connection: SessionListener {
     private func dispatchPrivate(_ request: RPCRequest, session: Session) async throws(RPCError) -> ResultWriter {
         guard let method = PrivateMethod(rawValue: request.method) else { throw RPCError(.methodNotFound) }
         guard method.isAllowed(by: session.scopes) else { throw RPCError(.forbidden) }
+        guard sealedPolicy == .none else { throw RPCError(.sealedRequired, reason: "key_requires_\(sealedPolicy.rawValue)_frames") }
         switch method {
         case .sessionStatus:
             _ = try ParamsReader(request.params, allowed: [])
