@@ -7,6 +7,27 @@ public struct SignatureGrant: Sendable {
     public let nonce: String
     public let scopes: [String]?
     public let signature: [UInt8]
+    public let cancelOnDisconnect: CancelOnDisconnect?
+
+    /// `cancel_on_disconnect`: cancel open orders when the connection drops, after a grace period.
+    public struct CancelOnDisconnect: Sendable, Equatable {
+        public enum Scope: String, Sendable {
+            /// Orders placed over this connection.
+            case connection
+            /// Orders placed in this session (today a session lives on one connection; with resume it
+            /// will span the reconnections inside the grace window).
+            case session
+        }
+
+        public let scope: Scope
+        public let graceMs: Int64
+        public static let maxGraceMs: Int64 = 300_000
+
+        public init(scope: Scope, graceMs: Int64) {
+            self.scope = scope
+            self.graceMs = graceMs
+        }
+    }
 
     public static let allowedMembers: Set<String> = [
         "grant_type", "key_id", "timestamp_ms", "nonce", "scopes", "signature", "kx", "cancel_on_disconnect",
@@ -16,12 +37,16 @@ public struct SignatureGrant: Sendable {
     /// Large enough for ML-DSA-65 (3309 bytes, 4412 in base64url).
     public static let maxSignatureText = 4600
 
-    public init(keyID: String, timestampMs: Int64, nonce: String, scopes: [String]?, signature: [UInt8]) {
+    public init(
+        keyID: String, timestampMs: Int64, nonce: String, scopes: [String]?, signature: [UInt8],
+        cancelOnDisconnect: CancelOnDisconnect? = nil
+    ) {
         self.keyID = keyID
         self.timestampMs = timestampMs
         self.nonce = nonce
         self.scopes = scopes
         self.signature = signature
+        self.cancelOnDisconnect = cancelOnDisconnect
     }
 
     public init(params: ParamsReader) throws(RPCError) {
@@ -37,9 +62,19 @@ public struct SignatureGrant: Sendable {
             throw .invalidParams("signature", "expected_b64u")
         }
         self.signature = signature
-        // Session keys, cancel-on-disconnect and resume belong to later milestones; refusing them
-        // explicitly is better than a login that silently lacks what the client asked for.
-        for member in ["kx", "cancel_on_disconnect", "resume"] where params.has(member) {
+        if let object = try params.object("cancel_on_disconnect") {
+            let reader = try ParamsReader(object, allowed: ["scope", "grace_ms"])
+            guard let scope = try reader.enumValue("scope", as: CancelOnDisconnect.Scope.self) else {
+                throw .invalidParams("cancel_on_disconnect.scope", "required")
+            }
+            let grace = try reader.int("grace_ms", in: 0...CancelOnDisconnect.maxGraceMs) ?? 0
+            cancelOnDisconnect = CancelOnDisconnect(scope: scope, graceMs: grace)
+        } else {
+            cancelOnDisconnect = nil
+        }
+        // Session keys and resume belong to a later milestone; refusing them explicitly is better
+        // than a login that silently lacks what the client asked for.
+        for member in ["kx", "resume"] where params.has(member) {
             throw .invalidParams(member, "not_supported_yet")
         }
     }

@@ -7,11 +7,13 @@ public enum SessionEndReason: String, Sendable {
     case keyRevoked = "key_revoked"
     case accountDisabled = "account_disabled"
     case logout
+    /// The account had too many sessions and this, the oldest, made room for a new one.
+    case evicted
 
     public var closeCode: CloseCode {
         switch self {
         case .expired: .sessionExpired
-        case .revoked, .keyRevoked, .accountDisabled: .sessionRevoked
+        case .revoked, .keyRevoked, .accountDisabled, .evicted: .sessionRevoked
         case .logout: .normal
         }
     }
@@ -32,7 +34,7 @@ public struct Session: Sendable, Equatable {
 
     public init(
         id: String, accountID: String, keyID: String, scopes: Set<Scope>, authMethod: String, clientIP: String,
-        createdMs: Int64, idleTimeoutMs: Int64, absoluteDeadlineMs: Int64
+        createdMs: Int64, idleTimeoutMs: Int64, absoluteDeadlineMs: Int64, lastActivityMs: Int64? = nil
     ) {
         self.id = id
         self.accountID = accountID
@@ -41,7 +43,7 @@ public struct Session: Sendable, Equatable {
         self.authMethod = authMethod
         self.clientIP = clientIP
         self.createdMs = createdMs
-        self.lastActivityMs = createdMs
+        self.lastActivityMs = lastActivityMs ?? createdMs
         self.idleTimeoutMs = idleTimeoutMs
         self.absoluteDeadlineMs = absoluteDeadlineMs
     }
@@ -50,6 +52,14 @@ public struct Session: Sendable, Equatable {
     public var expiresAtMs: Int64 { min(lastActivityMs + idleTimeoutMs, absoluteDeadlineMs) }
 
     public func isExpired(atMs now: Int64) -> Bool { now >= expiresAtMs }
+
+    /// Which deadline comes first.
+    public var expiryReason: ExpiryReason { lastActivityMs + idleTimeoutMs < absoluteDeadlineMs ? .idle : .absolute }
+
+    public enum ExpiryReason: String, Sendable {
+        case idle
+        case absolute
+    }
 }
 
 /// Lifetime policy. Defaults stay within NIST SP 800-63B-4 for AAL2 re-authentication
@@ -57,12 +67,31 @@ public struct Session: Sendable, Equatable {
 public struct SessionPolicy: Sendable {
     public var idleTimeoutMs: Int64
     public var absoluteTimeoutMs: Int64
+    /// How long before a deadline `session.expiring` is sent (never less than 10 s).
+    public var warningLeadMs: Int64
+    /// Live sessions one account may hold on this node.
+    public var maxPerAccount: Int
+    public var onLimit: LimitBehaviour
+
+    public enum LimitBehaviour: String, Sendable {
+        /// The new login is refused (`forbidden`, reason `too_many_sessions`).
+        case refuse
+        /// The account's oldest session ends (`session.terminated`, reason `evicted`, close 4002).
+        case evictOldest = "evict_oldest"
+    }
 
     public static let nistAAL2MaxAbsoluteMs: Int64 = 24 * 3_600_000
     public static let nistAAL2MaxIdleMs: Int64 = 3_600_000
+    public static let minimumWarningLeadMs: Int64 = 10_000
 
-    public init(idleTimeoutMs: Int64 = 30 * 60_000, absoluteTimeoutMs: Int64 = 12 * 3_600_000) {
+    public init(
+        idleTimeoutMs: Int64 = 30 * 60_000, absoluteTimeoutMs: Int64 = 12 * 3_600_000, warningLeadMs: Int64 = 60_000,
+        maxPerAccount: Int = 20, onLimit: LimitBehaviour = .evictOldest
+    ) {
         self.idleTimeoutMs = min(idleTimeoutMs, Self.nistAAL2MaxIdleMs)
         self.absoluteTimeoutMs = min(absoluteTimeoutMs, Self.nistAAL2MaxAbsoluteMs)
+        self.warningLeadMs = max(warningLeadMs, Self.minimumWarningLeadMs)
+        self.maxPerAccount = max(1, maxPerAccount)
+        self.onLimit = onLimit
     }
 }

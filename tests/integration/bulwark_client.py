@@ -94,7 +94,7 @@ class Client:
                 return reply
             self.notifications.append(reply)
 
-    def auth_params(self, key_id, key, scopes=None, timestamp_ms=None, nonce=None, challenge=None):
+    def auth_params(self, key_id, key, scopes=None, timestamp_ms=None, nonce=None, challenge=None, **extra):
         timestamp_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
         nonce = nonce or b64u(secrets.token_bytes(16))
         text = signing_string(key_id, challenge or self.challenge, timestamp_ms, nonce, scopes)
@@ -102,10 +102,11 @@ class Client:
                   "signature": b64u(key.sign(text.encode()))}
         if scopes is not None:
             params["scopes"] = scopes
+        params.update(extra)
         return params
 
-    async def login(self, key_id, key, scopes=None):
-        reply = await self.call("public/auth", self.auth_params(key_id, key, scopes))
+    async def login(self, key_id, key, scopes=None, **extra):
+        reply = await self.call("public/auth", self.auth_params(key_id, key, scopes, **extra))
         assert "result" in reply, reply
         self.challenge = reply["result"]["challenge"]
         return reply["result"]

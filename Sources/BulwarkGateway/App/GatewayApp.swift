@@ -47,7 +47,9 @@ public final class GatewayApp: Sendable {
         self.logger = logger
         sessions = SessionRegistry(
             policy: SessionPolicy(
-                idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs))
+                idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs,
+                warningLeadMs: configuration.sessionWarningLeadMs, maxPerAccount: configuration.sessionsPerAccount,
+                onLimit: configuration.sessionLimitBehaviour))
         let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
         login = SignatureLogin(
             directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs,

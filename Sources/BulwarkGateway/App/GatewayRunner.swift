@@ -237,7 +237,9 @@ struct SessionSweeper {
     func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            app.sessions.expire(nowMs: app.clock.nowMs())
+            let now = app.clock.nowMs()
+            app.sessions.warnExpiring(nowMs: now)
+            app.sessions.expire(nowMs: now)
         }
     }
 }

@@ -1,5 +1,6 @@
 import BulwarkAuth
 import BulwarkCore
+import BulwarkSessions
 import Configuration
 import Foundation
 
@@ -38,6 +39,9 @@ public struct GatewayConfiguration: Sendable {
     public var masterKeyFile: String?
     public var sessionIdleTimeoutMs: Int64
     public var sessionAbsoluteTimeoutMs: Int64
+    public var sessionWarningLeadMs: Int64
+    public var sessionsPerAccount: Int
+    public var sessionLimitBehaviour: SessionPolicy.LimitBehaviour
     public var shutdownDrainMs: Int64
     public var demoEnabled: Bool
 
@@ -125,6 +129,12 @@ public struct GatewayConfiguration: Sendable {
         guard throttle.freeFailures >= 0, throttle.baseDelayMs > 0, throttle.maxDelayMs >= throttle.baseDelayMs, throttle.lockoutMs > 0 else {
             throw ConfigurationError("auth.throttle_* and auth.lockout_ms must be positive, max delay at least the base delay")
         }
+        guard let limitBehaviour = SessionPolicy.LimitBehaviour(rawValue: string("session.on_limit")) else {
+            throw ConfigurationError("session.on_limit must be evict_oldest or refuse")
+        }
+        guard int("session.max_per_account") >= 1, int("session.warning_lead_ms") >= 10_000 else {
+            throw ConfigurationError("session.max_per_account must be at least 1 and session.warning_lead_ms at least 10000")
+        }
         let configuration = GatewayConfiguration(
             dataDirectory: string("data"), listenHost: host, listenPort: port, tlsEnabled: bool("tls.enabled"),
             tlsMinimumVersion: minimum, tlsCertificateFile: certificate.isEmpty ? nil : certificate,
@@ -133,6 +143,8 @@ public struct GatewayConfiguration: Sendable {
             recvWindowMs: Int64(int("auth.recv_window_ms")), loginThrottle: throttle, hmacEnabled: bool("auth.hmac_enabled"),
             masterKeyFile: string("secrets.master_key_file").isEmpty ? nil : string("secrets.master_key_file"), sessionIdleTimeoutMs: Int64(int("session.idle_timeout_ms")),
             sessionAbsoluteTimeoutMs: Int64(int("session.absolute_timeout_ms")),
+            sessionWarningLeadMs: Int64(int("session.warning_lead_ms")), sessionsPerAccount: int("session.max_per_account"),
+            sessionLimitBehaviour: limitBehaviour,
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
         try configuration.validate()
         return configuration

@@ -56,6 +56,9 @@ public enum SettingCatalogue {
         SettingSpec(key: "auth.lockout_ms", kind: .int, defaultValue: "1800000", help: "How long a locked key stays locked unless an operator runs `keys unlock`."),
         SettingSpec(key: "session.idle_timeout_ms", kind: .int, defaultValue: "1800000", help: "Idle session timeout (capped at 1 h, NIST SP 800-63B-4 AAL2)."),
         SettingSpec(key: "session.absolute_timeout_ms", kind: .int, defaultValue: "43200000", help: "Absolute session lifetime (capped at 24 h, NIST SP 800-63B-4 AAL2)."),
+        SettingSpec(key: "session.warning_lead_ms", kind: .int, defaultValue: "60000", help: "`session.expiring` is sent this long before a session's deadline (at least 10000)."),
+        SettingSpec(key: "session.max_per_account", kind: .int, defaultValue: "20", help: "Live sessions one account may hold on this node."),
+        SettingSpec(key: "session.on_limit", kind: .string, defaultValue: "evict_oldest", help: "At the limit: evict_oldest (the oldest session ends, 4002) or refuse (the new login gets forbidden, too_many_sessions)."),
         SettingSpec(key: "shutdown.drain_ms", kind: .int, defaultValue: "3000", help: "On SIGTERM: time between server.shutdown and the 1001 close."),
         SettingSpec(key: "demo.enabled", kind: .bool, defaultValue: "true", help: "Seed the demo market: instruments, a demo account and key, and resting house liquidity."),
     ]

@@ -63,6 +63,11 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
         }
     }
 
+    /// A security or protection event for one account, on its private `session` channel.
+    func publishSessionEvent(accountID: String, write: (inout JSONWriter) -> Void) {
+        publishPrivate(.session, accountID, write: write)
+    }
+
     private func publishPublic(_ kind: SubscriptionTopic.PublicKind, _ instrument: String, write: (inout JSONWriter) -> Void) {
         let topic = SubscriptionTopic(.publicMarket(kind, instrument: instrument))
         hub.publish(topic: topic.key, channel: topic.channel, delivery: .droppable, writeData: write)

@@ -31,6 +31,11 @@ actor Connection: SessionListener {
     private var subscriptions: [String: SubscriptionTopic] = [:]
     private var phase = Phase.open
     private var authDeadline: Task<Void, Never>?
+    /// The dead-man's switch (`private/cancel_all_after`): cancels the account's orders unless re-armed.
+    private var deadMansSwitch: Task<Void, Never>?
+    /// `cancel_on_disconnect` from the login, and the orders placed over this connection.
+    private var cancelOnDisconnect: SignatureGrant.CancelOnDisconnect?
+    private var placedOrders = Set<String>()
     /// Topics accepted by a `subscribe` whose result has not been sent yet: they are registered
     /// right after it, so a client always sees the result before the channel's first message.
     private var pendingTopics: [SubscriptionTopic] = []
@@ -96,6 +101,9 @@ actor Connection: SessionListener {
     func closed() {
         phase = .closed
         authDeadline?.cancel()
+        if let protection = cancelOnDisconnect, let session {
+            armCancelOnDisconnect(protection, session: session)
+        }
         app.hub.unsubscribeAll(connectionID: id, topics: subscriptions.keys)
         subscriptions.removeAll()
         if let session { app.sessions.detach(sessionID: session.id, listener: self) }
@@ -132,6 +140,21 @@ actor Connection: SessionListener {
             })
         outbound.close(reason.closeCode, reason: reason.rawValue)
         Task { await self.forgetSession(session.id) }
+    }
+
+    /// Called by the session registry (any thread) shortly before the session's deadline.
+    nonisolated func sessionExpiring(_ session: Session) {
+        outbound.send(
+            Notification.method("session.expiring") { w in
+                w.beginObject()
+                w.key("session_id")
+                w.string(session.id)
+                w.key("reason")
+                w.string(session.expiryReason.rawValue)
+                w.key("expires_at_ms")
+                w.int(session.expiresAtMs)
+                w.endObject()
+            })
     }
 
     private func forgetSession(_ sessionID: String) {
@@ -238,11 +261,26 @@ actor Connection: SessionListener {
         }
         // The challenge is single-use: the next login on this connection must sign a new one.
         challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
-        if let previous = session { app.sessions.end(id: previous.id, reason: .logout, notify: false) }
-        let created = app.sessions.create(
-            accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
-            clientIP: clientIP, nowMs: now, listener: self)
+        let created: Session
+        if let current = session, current.keyID == granted.key.id, current.scopes == granted.scopes,
+            let renewed = app.sessions.renew(id: current.id, nowMs: now)
+        {
+            // Renewal in place (PROTOCOL.md §3.5): same session id, timers restarted, subscriptions kept.
+            created = renewed
+        } else {
+            if let previous = session { app.sessions.end(id: previous.id, reason: .logout, notify: false) }
+            do {
+                created = try app.sessions.create(
+                    accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
+                    clientIP: clientIP, nowMs: now, listener: self)
+            } catch {
+                session = nil
+                throw RPCError(.forbidden, reason: "too_many_sessions")
+            }
+        }
+        let renewed = created.id == session?.id
         session = created
+        cancelOnDisconnect = grant.cancelOnDisconnect
         app.loginThrottle.recordSuccess(keyID: granted.key.id, ip: clientIP)
         keyRestrictions = granted.key.restrictions
         sealedPolicy = granted.key.sealedPolicy
@@ -271,6 +309,8 @@ actor Connection: SessionListener {
             w.string("none")
             w.key("challenge")
             w.string(nextChallenge)
+            w.key("renewed")
+            w.bool(renewed)
             w.key("resumed")
             w.bool(false)
             w.key("replayed")
@@ -395,6 +435,10 @@ actor Connection: SessionListener {
             let cancelled = cancelOrders ? await app.venue.cancelAll(accountID: session.accountID, instrument: nil, nowMs: app.clock.nowMs()) : []
             app.sessions.end(id: session.id, reason: .logout, notify: false)
             self.session = nil
+            // An explicit logout says what to do with orders; no timer acts after it.
+            deadMansSwitch?.cancel()
+            deadMansSwitch = nil
+            cancelOnDisconnect = nil
             dropPrivateSubscriptions()
             let count = cancelled.count
             return { w in
@@ -405,11 +449,100 @@ actor Connection: SessionListener {
                 w.int(Int64(count))
                 w.endObject()
             }
+        case .cancelAllAfter:
+            let reader = try ParamsReader(request.params, allowed: ["timeout_ms"])
+            let timeout = try reader.requiredInt("timeout_ms", in: 0...86_400_000)
+            guard timeout == 0 || timeout >= 1000 else { throw RPCError.invalidParams("timeout_ms", "zero_or_at_least_1000") }
+            let triggerAt = armDeadMansSwitch(timeoutMs: timeout, session: session)
+            return { w in
+                w.beginObject()
+                w.key("timeout_ms")
+                w.int(timeout)
+                if let triggerAt {
+                    w.key("trigger_at_ms")
+                    w.int(triggerAt)
+                }
+                w.endObject()
+            }
         default:
-            return try await OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
-                .handle(method, params: request.params, session: session)
+            let methods = OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
+            let (write, placedOrderID) = try await methods.handle(method, params: request.params, session: session)
+            if let placedOrderID { trackPlaced(placedOrderID, accountID: session.accountID) }
+            return write
         }
     }
+
+    // MARK: Protection against a vanished client
+
+    /// Re-arms (or with 0 disarms) the dead-man's switch; returns when it will fire.
+    private func armDeadMansSwitch(timeoutMs: Int64, session: Session) -> Int64? {
+        deadMansSwitch?.cancel()
+        deadMansSwitch = nil
+        guard timeoutMs > 0 else { return nil }
+        let app = self.app
+        let connectionID = id
+        deadMansSwitch = Task {
+            try? await Task.sleep(for: .milliseconds(timeoutMs))
+            guard !Task.isCancelled else { return }
+            let cancelled = await app.venue.cancelAll(accountID: session.accountID, instrument: nil, nowMs: app.clock.nowMs())
+            Self.reportProtection(app, type: "dead_mans_switch", session: session, connectionID: connectionID, cancelled: cancelled.map(\.orderID))
+        }
+        return app.clock.nowMs() + timeoutMs
+    }
+
+    /// After the grace period, cancels the orders this connection placed that are still open.
+    private func armCancelOnDisconnect(_ protection: SignatureGrant.CancelOnDisconnect, session: Session) {
+        let app = self.app
+        let connectionID = id
+        let placed = placedOrders
+        Task {
+            if protection.graceMs > 0 { try? await Task.sleep(for: .milliseconds(protection.graceMs)) }
+            var cancelled: [String] = []
+            for order in await app.venue.openOrders(accountID: session.accountID) where placed.contains(order.orderID) {
+                if case .success = await app.venue.cancel(accountID: session.accountID, orderID: order.orderID, nowMs: app.clock.nowMs()) {
+                    cancelled.append(order.orderID)
+                }
+            }
+            Self.reportProtection(app, type: "cancel_on_disconnect", session: session, connectionID: connectionID, cancelled: cancelled)
+        }
+    }
+
+    private static func reportProtection(_ app: GatewayApp, type: String, session: Session, connectionID: String, cancelled: [String]) {
+        app.logger.notice(
+            "protection fired", metadata: ["type": "\(type)", "account": "\(session.accountID)", "connection": "\(connectionID)",
+                "cancelled": "\(cancelled.count)"])
+        let now = app.clock.nowMs()
+        app.marketData.publishSessionEvent(accountID: session.accountID) { w in
+            w.beginObject()
+            w.key("type")
+            w.string(type)
+            w.key("session_id")
+            w.string(session.id)
+            w.key("connection_id")
+            w.string(connectionID)
+            w.key("cancelled")
+            w.beginArray()
+            for orderID in cancelled { w.string(orderID) }
+            w.endArray()
+            w.key("ts_ms")
+            w.int(now)
+            w.endObject()
+        }
+    }
+
+    /// Remembers an order this connection placed (for cancel-on-disconnect); bounded by pruning
+    /// orders that are no longer open.
+    private func trackPlaced(_ orderID: String, accountID: String) {
+        placedOrders.insert(orderID)
+        guard placedOrders.count > 10_000 else { return }
+        let app = self.app
+        Task {
+            let open = Set(await app.venue.openOrders(accountID: accountID).map(\.orderID))
+            await self.prunePlaced(keeping: open)
+        }
+    }
+
+    private func prunePlaced(keeping open: Set<String>) { placedOrders.formIntersection(open) }
 }
 
 /// Session ids never appear in logs; a short hash lets operators correlate lines.

@@ -12,23 +12,34 @@ struct OrderMethods {
 
     static let placeMembers: Set<String> = ["instrument", "side", "type", "qty", "price", "tif", "client_order_id", "deadline_ms"]
 
-    func handle(_ method: PrivateMethod, params: JSONObject, session: Session) async throws(RPCError) -> ResultWriter {
+    /// The result writer, and the id of a newly placed order (for cancel-on-disconnect).
+    func handle(_ method: PrivateMethod, params: JSONObject, session: Session) async throws(RPCError) -> (ResultWriter, String?) {
+        if method == .orderPlace {
+            let (write, order) = try await place(params, session: session)
+            return (write, order)
+        }
+        return (try await handleOther(method, params: params, session: session), nil)
+    }
+
+    private func place(_ params: JSONObject, session: Session) async throws(RPCError) -> (ResultWriter, String?) {
+        var request = try Self.parsePlace(params, session: session)
+        // A key limited to some instruments cannot trade others; its notional cap joins the instrument's.
+        guard restrictions.allows(instrument: request.instrument) else {
+            throw RPCError(.forbidden, field: "params.instrument", reason: "instrument_not_allowed_for_key")
+        }
+        request.maxNotional = restrictions.maxOrderNotional
+        switch await venue.place(request, nowMs: clock.nowMs()) {
+        case .success(let outcome):
+            let (order, duplicate) = (outcome.order, outcome.duplicate)
+            return ({ w in Render.order(order, duplicate: duplicate, to: &w) }, duplicate ? nil : order.orderID)
+        case .failure(let rejection):
+            throw RPCError(rejection.code, field: rejection.field, reason: rejection.reason)
+        }
+    }
+
+    private func handleOther(_ method: PrivateMethod, params: JSONObject, session: Session) async throws(RPCError) -> ResultWriter {
         let account = session.accountID
         switch method {
-        case .orderPlace:
-            var request = try Self.parsePlace(params, session: session)
-            // A key limited to some instruments cannot trade others; its notional cap joins the instrument's.
-            guard restrictions.allows(instrument: request.instrument) else {
-                throw RPCError(.forbidden, field: "params.instrument", reason: "instrument_not_allowed_for_key")
-            }
-            request.maxNotional = restrictions.maxOrderNotional
-            switch await venue.place(request, nowMs: clock.nowMs()) {
-            case .success(let outcome):
-                let (order, duplicate) = (outcome.order, outcome.duplicate)
-                return { w in Render.order(order, duplicate: duplicate, to: &w) }
-            case .failure(let rejection):
-                throw RPCError(rejection.code, field: rejection.field, reason: rejection.reason)
-            }
         case .orderCancel:
             let reader = try ParamsReader(params, allowed: ["order_id", "client_order_id"])
             let orderID = try await resolveOrderID(reader, account: account)

@@ -13,6 +13,7 @@ enum PrivateMethod: String, CaseIterable {
     case ordersOpen = "private/orders.open"
     case accountBalances = "private/account.balances"
     case accountPositions = "private/account.positions"
+    case cancelAllAfter = "private/cancel_all_after"
 
     /// Any one of these scopes allows the method.
     var allowedScopes: Set<Scope> {
@@ -20,7 +21,7 @@ enum PrivateMethod: String, CaseIterable {
         case .sessionStatus, .sessionList, .sessionRevoke, .logout: Set(Scope.allCases)
         case .orderPlace: [.trade]
         // A cancel-only key (kill-switch tooling) may cancel but never place.
-        case .orderCancel, .orderCancelAll: [.trade, .cancel]
+        case .orderCancel, .orderCancelAll, .cancelAllAfter: [.trade, .cancel]
         case .orderStatus, .ordersOpen: [.read, .trade, .cancel]
         case .accountBalances, .accountPositions: [.read, .account]
         }
