@@ -8,14 +8,27 @@ public struct SignatureGrant: Sendable {
     public let scopes: [String]?
     public let signature: [UInt8]
     public let cancelOnDisconnect: CancelOnDisconnect?
+    public let resume: Resume?
+
+    /// `resume`: re-attach to a live session after a reconnect (PROTOCOL.md §4.3).
+    public struct Resume: Sendable, Equatable {
+        public let sessionID: String
+        /// The last private event the client saw; events after it are replayed (session keys milestone).
+        public let lastPrivateSeq: Int64
+
+        public init(sessionID: String, lastPrivateSeq: Int64) {
+            self.sessionID = sessionID
+            self.lastPrivateSeq = lastPrivateSeq
+        }
+    }
 
     /// `cancel_on_disconnect`: cancel open orders when the connection drops, after a grace period.
     public struct CancelOnDisconnect: Sendable, Equatable {
         public enum Scope: String, Sendable {
             /// Orders placed over this connection.
             case connection
-            /// Orders placed in this session (today a session lives on one connection; with resume it
-            /// will span the reconnections inside the grace window).
+            /// Orders placed in this session, over any of its connections; fires only when the
+            /// session's last connection is gone and no resume came within the grace period.
             case session
         }
 
@@ -39,7 +52,7 @@ public struct SignatureGrant: Sendable {
 
     public init(
         keyID: String, timestampMs: Int64, nonce: String, scopes: [String]?, signature: [UInt8],
-        cancelOnDisconnect: CancelOnDisconnect? = nil
+        cancelOnDisconnect: CancelOnDisconnect? = nil, resume: Resume? = nil
     ) {
         self.keyID = keyID
         self.timestampMs = timestampMs
@@ -47,6 +60,7 @@ public struct SignatureGrant: Sendable {
         self.scopes = scopes
         self.signature = signature
         self.cancelOnDisconnect = cancelOnDisconnect
+        self.resume = resume
     }
 
     public init(params: ParamsReader) throws(RPCError) {
@@ -72,11 +86,17 @@ public struct SignatureGrant: Sendable {
         } else {
             cancelOnDisconnect = nil
         }
-        // Session keys and resume belong to a later milestone; refusing them explicitly is better
-        // than a login that silently lacks what the client asked for.
-        for member in ["kx", "resume"] where params.has(member) {
-            throw .invalidParams(member, "not_supported_yet")
+        if let object = try params.object("resume") {
+            let reader = try ParamsReader(object, allowed: ["session_id", "last_private_seq"])
+            resume = Resume(
+                sessionID: try reader.requiredString("session_id", maxLength: 64),
+                lastPrivateSeq: try reader.int("last_private_seq", in: 0...(1 << 53)) ?? 0)
+        } else {
+            resume = nil
         }
+        // Session keys belong to a later milestone; refusing them explicitly is better than a
+        // login that silently lacks what the client asked for.
+        if params.has("kx") { throw .invalidParams("kx", "not_supported_yet") }
     }
 
     public func signingString(challenge: String) -> SigningString {

@@ -5,7 +5,15 @@ import Synchronization
 public protocol SessionListener: AnyObject, Sendable {
     func sessionEnded(_ session: Session, reason: SessionEndReason)
     /// The session will end at `session.expiresAtMs` unless renewed (`public/auth` in place).
-    func sessionExpiring(_ session: Session)
+    func sessionExpiring(_ session: Session, reason: Session.ExpiryReason)
+}
+
+/// Where session records are kept beyond memory (SQLite, later PostgreSQL), so operators can list
+/// and audit them. Called outside the registry's lock; implementations must not call back into it.
+public protocol SessionJournal: Sendable {
+    func sessionStarted(_ session: Session)
+    func sessionUpdated(_ session: Session)
+    func sessionEnded(_ session: Session, reason: SessionEndReason, atMs: Int64)
 }
 
 /// The node's live sessions and the connections bound to them.
@@ -18,14 +26,32 @@ public final class SessionRegistry: Sendable {
         var listeners: [ObjectIdentifier: any SessionListener]
         /// The deadline a `session.expiring` was already sent for (one warning per deadline).
         var warnedForDeadlineMs: Int64?
+        /// Last activity written to the journal: activity is journaled at most every
+        /// `activityJournalIntervalMs`, not on every request.
+        var journaledActivityMs: Int64
     }
 
     public struct LimitReached: Error, Sendable, Equatable {}
 
+    /// What a risk update changed, so the caller can tell the client.
+    public struct RiskChange: Sendable {
+        public let before: Session
+        public let after: Session
+        public var levelChanged: Bool { before.risk.level != after.risk.level }
+        /// The deadline in force moved closer than it was.
+        public var deadlineShortened: Bool { after.expiresAtMs < before.expiresAtMs }
+    }
+
     private let entries = Mutex<[String: Entry]>([:])
     public let policy: SessionPolicy
+    private let journal: (any SessionJournal)?
+    /// Activity (not pings) is persisted at most this often per session.
+    public static let activityJournalIntervalMs: Int64 = 10_000
 
-    public init(policy: SessionPolicy = SessionPolicy()) { self.policy = policy }
+    public init(policy: SessionPolicy = SessionPolicy(), journal: (any SessionJournal)? = nil) {
+        self.policy = policy
+        self.journal = journal
+    }
 
     /// Creates a session, applying the per-account limit (refuse, or evict the oldest).
     public func create(
@@ -35,7 +61,7 @@ public final class SessionRegistry: Sendable {
         let session = Session(
             id: Identifier.random(prefix: "s"), accountID: accountID, keyID: keyID, scopes: scopes,
             authMethod: authMethod, clientIP: clientIP, createdMs: nowMs, idleTimeoutMs: policy.idleTimeoutMs,
-            absoluteDeadlineMs: nowMs + policy.absoluteTimeoutMs)
+            absoluteTimeoutMs: policy.absoluteTimeoutMs)
         let evicted = entries.withLock { entries -> Result<[Entry], LimitReached> in
             let mine = entries.values.filter { $0.session.accountID == accountID }
             var evicted: [Entry] = []
@@ -47,32 +73,47 @@ public final class SessionRegistry: Sendable {
                     evicted.append(entry)
                 }
             }
-            entries[session.id] = Entry(session: session, listeners: [ObjectIdentifier(listener): listener])
+            entries[session.id] = Entry(
+                session: session, listeners: [ObjectIdentifier(listener): listener], journaledActivityMs: nowMs)
             return .success(evicted)
         }
         switch evicted {
         case .failure(let error): throw error
         case .success(let entries):
-            for entry in entries {
-                for listener in entry.listeners.values { listener.sessionEnded(entry.session, reason: .evicted) }
-            }
+            journal?.sessionStarted(session)
+            for entry in entries { finish(entry, reason: .evicted, atMs: nowMs, notify: true) }
         }
         return session
     }
 
     /// Re-authentication on the same connection: both timers start again, the id stays.
     public func renew(id: String, nowMs: Int64) -> Session? {
-        entries.withLock { entries -> Session? in
+        let renewed = entries.withLock { entries -> Session? in
             guard var entry = entries[id], !entry.session.isExpired(atMs: nowMs) else { return nil }
-            entry.session = Session(
-                id: entry.session.id, accountID: entry.session.accountID, keyID: entry.session.keyID, scopes: entry.session.scopes,
-                authMethod: entry.session.authMethod, clientIP: entry.session.clientIP, createdMs: entry.session.createdMs,
-                idleTimeoutMs: policy.idleTimeoutMs, absoluteDeadlineMs: nowMs + policy.absoluteTimeoutMs, lastActivityMs: nowMs)
+            entry.session.absoluteStartMs = nowMs
+            entry.session.lastActivityMs = nowMs
             entry.warnedForDeadlineMs = nil
+            entry.journaledActivityMs = nowMs
             entries[id] = entry
             return entry.session
         }
+        if let renewed { journal?.sessionUpdated(renewed) }
+        return renewed
     }
+
+    /// Binds another connection to a live session (resume after a reconnect); nil if it is gone.
+    public func attach(sessionID: String, listener: any SessionListener, nowMs: Int64) -> Session? {
+        entries.withLock { entries -> Session? in
+            guard var entry = entries[sessionID], !entry.session.isExpired(atMs: nowMs) else { return nil }
+            entry.listeners[ObjectIdentifier(listener)] = listener
+            entry.session.lastActivityMs = nowMs
+            entries[sessionID] = entry
+            return entry.session
+        }
+    }
+
+    /// How many live connections the session has.
+    public func boundConnections(sessionID: String) -> Int { entries.withLock { $0[sessionID]?.listeners.count ?? 0 } }
 
     /// Sends `session.expiring` to sessions within the warning lead of their deadline, once per
     /// deadline; returns how many were warned.
@@ -90,7 +131,8 @@ public final class SessionRegistry: Sendable {
             return due
         }
         for entry in due {
-            for listener in entry.listeners.values { listener.sessionExpiring(entry.session) }
+            let reason: Session.ExpiryReason = entry.session.isShortenedByRisk ? .risk : entry.session.expiryReason
+            for listener in entry.listeners.values { listener.sessionExpiring(entry.session, reason: reason) }
         }
         return due.count
     }
@@ -99,12 +141,47 @@ public final class SessionRegistry: Sendable {
 
     /// Records activity (a request, not a ping) and returns the session if it is still alive.
     public func touch(id: String, nowMs: Int64) -> Session? {
-        entries.withLock { entries -> Session? in
-            guard var entry = entries[id], !entry.session.isExpired(atMs: nowMs) else { return nil }
+        let (session, journalIt) = entries.withLock { entries -> (Session?, Bool) in
+            guard var entry = entries[id], !entry.session.isExpired(atMs: nowMs) else { return (nil, false) }
             entry.session.lastActivityMs = nowMs
+            let due = nowMs - entry.journaledActivityMs >= Self.activityJournalIntervalMs
+            if due { entry.journaledActivityMs = nowMs }
+            entries[id] = entry
+            return (entry.session, due)
+        }
+        if journalIt, let session { journal?.sessionUpdated(session) }
+        return session
+    }
+
+    /// Stores a new risk assessment and the timeouts it implies; nil if the session is gone.
+    public func applyRisk(id: String, risk: SessionRisk, idleTimeoutMs: Int64, absoluteTimeoutMs: Int64) -> RiskChange? {
+        let change = entries.withLock { entries -> RiskChange? in
+            guard var entry = entries[id] else { return nil }
+            let before = entry.session
+            entry.session.risk = risk
+            // Risk only ever shortens the policy's timeouts, never extends them.
+            entry.session.idleTimeoutMs = min(idleTimeoutMs, before.baseIdleTimeoutMs)
+            entry.session.absoluteTimeoutMs = min(absoluteTimeoutMs, before.baseAbsoluteTimeoutMs)
+            entries[id] = entry
+            return RiskChange(before: before, after: entry.session)
+        }
+        if let change, change.levelChanged || change.after.idleTimeoutMs != change.before.idleTimeoutMs {
+            journal?.sessionUpdated(change.after)
+        }
+        return change
+    }
+
+    /// A successful TOTP step-up: the session is `aal2` for the policy's step-up window.
+    public func recordStepUp(id: String, nowMs: Int64) -> Session? {
+        let session = entries.withLock { entries -> Session? in
+            guard var entry = entries[id] else { return nil }
+            entry.session.mfaVerifiedAtMs = nowMs
+            entry.session.stepUpUntilMs = nowMs + policy.stepUpTTLMs
             entries[id] = entry
             return entry.session
         }
+        if let session { journal?.sessionUpdated(session) }
+        return session
     }
 
     public func sessions(accountID: String) -> [Session] {
@@ -121,44 +198,53 @@ public final class SessionRegistry: Sendable {
     /// Ends one session; listeners are told outside the lock unless `notify` is false (the caller
     /// is the session's own connection, ending it in answer to a request).
     @discardableResult
-    public func end(id: String, reason: SessionEndReason, notify: Bool = true) -> Bool {
+    public func end(id: String, reason: SessionEndReason, nowMs: Int64, notify: Bool = true) -> Bool {
         guard let entry = entries.withLock({ $0.removeValue(forKey: id) }) else { return false }
-        if notify {
-            for listener in entry.listeners.values { listener.sessionEnded(entry.session, reason: reason) }
-        }
+        finish(entry, reason: reason, atMs: nowMs, notify: notify)
         return true
     }
 
     /// Unbinds a connection that went away; the session itself lives on until it expires.
-    public func detach(sessionID: String, listener: any SessionListener) {
-        entries.withLock { _ = $0[sessionID]?.listeners.removeValue(forKey: ObjectIdentifier(listener)) }
+    /// Returns how many connections remain bound.
+    @discardableResult
+    public func detach(sessionID: String, listener: any SessionListener) -> Int {
+        entries.withLock { entries -> Int in
+            guard var entry = entries[sessionID] else { return 0 }
+            entry.listeners.removeValue(forKey: ObjectIdentifier(listener))
+            entries[sessionID] = entry
+            return entry.listeners.count
+        }
     }
 
     /// Ends every session of a key (key revoked) and returns how many.
     @discardableResult
-    public func endAll(keyID: String, reason: SessionEndReason) -> Int {
-        endAll(reason: reason) { $0.keyID == keyID }
+    public func endAll(keyID: String, reason: SessionEndReason, nowMs: Int64) -> Int {
+        endAll(reason: reason, nowMs: nowMs) { $0.keyID == keyID }
     }
 
     @discardableResult
-    public func endAll(accountID: String, reason: SessionEndReason) -> Int {
-        endAll(reason: reason) { $0.accountID == accountID }
+    public func endAll(accountID: String, reason: SessionEndReason, nowMs: Int64) -> Int {
+        endAll(reason: reason, nowMs: nowMs) { $0.accountID == accountID }
     }
 
     /// Ends sessions whose deadline has passed; returns how many.
     @discardableResult
     public func expire(nowMs: Int64) -> Int {
-        endAll(reason: .expired) { $0.isExpired(atMs: nowMs) }
+        endAll(reason: .expired, nowMs: nowMs) { $0.isExpired(atMs: nowMs) }
     }
 
-    private func endAll(reason: SessionEndReason, where matches: (Session) -> Bool) -> Int {
+    private func endAll(reason: SessionEndReason, nowMs: Int64, where matches: (Session) -> Bool) -> Int {
         let removed = entries.withLock { entries -> [Entry] in
             let ids = entries.filter { matches($0.value.session) }.map(\.key)
             return ids.compactMap { entries.removeValue(forKey: $0) }
         }
-        for entry in removed {
-            for listener in entry.listeners.values { listener.sessionEnded(entry.session, reason: reason) }
-        }
+        for entry in removed { finish(entry, reason: reason, atMs: nowMs, notify: true) }
         return removed.count
+    }
+
+    private func finish(_ entry: Entry, reason: SessionEndReason, atMs: Int64, notify: Bool) {
+        journal?.sessionEnded(entry.session, reason: reason, atMs: atMs)
+        guard notify else { return }
+        for listener in entry.listeners.values { listener.sessionEnded(entry.session, reason: reason) }
     }
 }

@@ -66,6 +66,62 @@ enum Schema {
         migrator.registerMigration("v6-sealed-frame-policy") { db in
             try db.alter(table: "api_keys") { t in t.add(column: "sealed_policy", .text).notNull().defaults(to: "none") }
         }
+        migrator.registerMigration("v7-sessions") { db in
+            // Session records outlive the process: operators list and audit them. The live state
+            // (bound connections, timers) stays in memory; `ended_ms` is NULL while a session lives.
+            try db.create(table: "sessions") { t in
+                t.primaryKey("id", .text)
+                t.column("account_id", .text).notNull()
+                t.column("credential_id", .text).notNull()
+                t.column("auth_method", .text).notNull()
+                t.column("scopes", .text).notNull()
+                t.column("client_ip", .text).notNull()
+                t.column("network", .text).notNull()
+                t.column("created_ms", .integer).notNull()
+                t.column("last_activity_ms", .integer).notNull()
+                t.column("idle_timeout_ms", .integer).notNull()
+                t.column("absolute_deadline_ms", .integer).notNull()
+                t.column("risk_score", .double).notNull().defaults(to: 0)
+                t.column("risk_level", .text).notNull().defaults(to: "low")
+                t.column("mfa_verified_ms", .integer)
+                t.column("ended_ms", .integer)
+                t.column("end_reason", .text)
+            }
+            try db.create(index: "sessions_account", on: "sessions", columns: ["account_id", "created_ms"])
+            // Networks (/24, /48) and addresses each credential has logged in from: the risk engine's
+            // "new network" and "new IP" signals.
+            try db.create(table: "credential_networks") { t in
+                t.column("credential_id", .text).notNull()
+                t.column("network", .text).notNull()
+                t.column("ip", .text).notNull()
+                t.column("first_seen_ms", .integer).notNull()
+                t.column("last_seen_ms", .integer).notNull()
+                t.primaryKey(["credential_id", "network", "ip"])
+            }
+        }
+        migrator.registerMigration("v8-mfa-totp") { db in
+            // One TOTP factor per account. The seed is sealed with the master key (bound to the
+            // account id); `last_counter` refuses a code's reuse; failures are counted for lockout.
+            try db.create(table: "mfa_totp") { t in
+                t.primaryKey("account_id", .text).references("accounts")
+                t.column("secret_sealed", .text).notNull()
+                t.column("algorithm", .text).notNull()
+                t.column("digits", .integer).notNull()
+                t.column("period_s", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("last_counter", .integer)
+                t.column("failures", .integer).notNull().defaults(to: 0)
+                t.column("locked_until_ms", .integer)
+                t.column("created_ms", .integer).notNull()
+                t.column("confirmed_ms", .integer)
+            }
+            try db.create(table: "mfa_recovery_codes") { t in
+                t.column("account_id", .text).notNull().references("accounts")
+                t.column("code_hash", .text).notNull()
+                t.column("used_ms", .integer)
+                t.primaryKey(["account_id", "code_hash"])
+            }
+        }
         return migrator
     }
 }

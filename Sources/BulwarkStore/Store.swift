@@ -10,6 +10,8 @@ public struct ChangeEvent: Sendable, Equatable {
         case keyUnlocked = "key_unlocked"
         case accountDisabled = "account_disabled"
         case deposit
+        /// An operator revoked one session (`bulwark sessions revoke`).
+        case sessionRevoked = "session_revoked"
     }
 
     public let seq: Int64
@@ -42,7 +44,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
 ///
 /// WAL lets the CLI write while `serve` reads; a busy timeout covers the rare writer overlap.
 public final class SQLiteStore: CredentialDirectory, Sendable {
-    private let pool: DatabasePool
+    /// Internal so the store's extensions (sessions, MFA) in other files share it.
+    let pool: DatabasePool
 
     public init(path: String) throws {
         var configuration = Configuration()
@@ -156,7 +159,9 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
     }
 
     /// Re-seals every stored secret (master-key rotation) in one transaction: all or nothing.
-    public func resealSecrets(_ transform: (_ keyID: String, _ sealed: String) throws -> String) throws -> Int {
+    /// `transform` gets the record binding each secret was sealed to: the key id for HMAC secrets,
+    /// `totp:<account id>` for TOTP seeds.
+    public func resealSecrets(_ transform: (_ binding: String, _ sealed: String) throws -> String) throws -> Int {
         try pool.write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT id, secret_sealed FROM api_keys WHERE secret_sealed IS NOT NULL")
             for row in rows {
@@ -164,9 +169,18 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                 let resealed = try transform(id, row["secret_sealed"])
                 try db.execute(sql: "UPDATE api_keys SET secret_sealed = ? WHERE id = ?", arguments: [resealed, id])
             }
-            return rows.count
+            let seeds = try Row.fetchAll(db, sql: "SELECT account_id, secret_sealed FROM mfa_totp")
+            for row in seeds {
+                let accountID: String = row["account_id"]
+                let resealed = try transform(Self.totpSeedBinding(accountID: accountID), row["secret_sealed"])
+                try db.execute(sql: "UPDATE mfa_totp SET secret_sealed = ? WHERE account_id = ?", arguments: [resealed, accountID])
+            }
+            return rows.count + seeds.count
         }
     }
+
+    /// The associated data a TOTP seed is sealed with: a seed copied to another account does not open.
+    public static func totpSeedBinding(accountID: String) -> String { "totp:" + accountID }
 
     /// Sets when a key stops working (rotation overlap).
     public func setKeyExpiry(id: String, expiresMs: Int64) throws {
@@ -259,7 +273,7 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
 
     // MARK: Change feed
 
-    private static func appendChange(_ db: Database, kind: ChangeEvent.Kind, subject: String, nowMs: Int64) throws {
+    static func appendChange(_ db: Database, kind: ChangeEvent.Kind, subject: String, nowMs: Int64) throws {
         try db.execute(
             sql: "INSERT INTO change_feed (kind, subject, created_ms) VALUES (?, ?, ?)",
             arguments: [kind.rawValue, subject, nowMs])

@@ -5,11 +5,14 @@ import Testing
 
 final class RecordingListener: SessionListener {
     let ended = Mutex<[(String, SessionEndReason)]>([])
-    let warned = Mutex<[(String, Int64)]>([])
+    let warned = Mutex<[(String, Int64, Session.ExpiryReason)]>([])
     func sessionEnded(_ session: Session, reason: SessionEndReason) { ended.withLock { $0.append((session.id, reason)) } }
-    func sessionExpiring(_ session: Session) { warned.withLock { $0.append((session.id, session.expiresAtMs)) } }
+    func sessionExpiring(_ session: Session, reason: Session.ExpiryReason) {
+        warned.withLock { $0.append((session.id, session.expiresAtMs, reason)) }
+    }
     var reasons: [SessionEndReason] { ended.withLock { $0.map(\.1) } }
     var warnings: [Int64] { warned.withLock { $0.map(\.1) } }
+    var warningReasons: [Session.ExpiryReason] { warned.withLock { $0.map(\.2) } }
 }
 
 @Suite struct SessionRegistryTests {
@@ -59,9 +62,9 @@ final class RecordingListener: SessionListener {
         _ = try registry.create(accountID: "a1", keyID: "k1", scopes: [.read], authMethod: "signature", clientIP: "ip", nowMs: 0, listener: a)
         _ = try registry.create(accountID: "a1", keyID: "k2", scopes: [.read], authMethod: "signature", clientIP: "ip", nowMs: 0, listener: b)
         _ = try registry.create(accountID: "a2", keyID: "k3", scopes: [.read], authMethod: "signature", clientIP: "ip", nowMs: 0, listener: c)
-        #expect(registry.endAll(keyID: "k1", reason: .keyRevoked) == 1)
+        #expect(registry.endAll(keyID: "k1", reason: .keyRevoked, nowMs: 0) == 1)
         #expect(a.reasons == [.keyRevoked] && b.reasons.isEmpty)
-        #expect(registry.endAll(accountID: "a1", reason: .accountDisabled) == 1)
+        #expect(registry.endAll(accountID: "a1", reason: .accountDisabled, nowMs: 0) == 1)
         #expect(b.reasons == [.accountDisabled] && c.reasons.isEmpty)
         #expect(registry.count == 1)
     }
@@ -122,5 +125,98 @@ final class RecordingListener: SessionListener {
             try refusing.create(accountID: "a", keyID: "k", scopes: [.read], authMethod: "signature", clientIP: "ip", nowMs: 2, listener: RecordingListener())
         }
         #expect(SessionEndReason.evicted.closeCode.rawValue == 4002)
+    }
+}
+
+/// Records what the registry journals, as the SQLite journal would store it.
+final class RecordingJournal: SessionJournal {
+    let events = Mutex<[String]>([])
+    func sessionStarted(_ session: Session) { events.withLock { $0.append("start \(session.id)") } }
+    func sessionUpdated(_ session: Session) { events.withLock { $0.append("update \(session.id)") } }
+    func sessionEnded(_ session: Session, reason: SessionEndReason, atMs: Int64) {
+        events.withLock { $0.append("end \(session.id) \(reason.rawValue) \(atMs)") }
+    }
+    var all: [String] { events.withLock { $0 } }
+}
+
+@Suite struct SessionRiskAndAssuranceTests {
+    let policy = SessionPolicy(idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, warningLeadMs: 10_000, stepUpTTLMs: 60_000)
+
+    func start(_ registry: SessionRegistry, _ listener: RecordingListener = RecordingListener(), at now: Int64 = 0) throws -> Session {
+        try registry.create(accountID: "a", keyID: "k", scopes: [.trade], authMethod: "signature", clientIP: "203.0.113.9", nowMs: now, listener: listener)
+    }
+
+    @Test func sessionRecordsItsNetwork() throws {
+        let session = try start(SessionRegistry(policy: policy))
+        #expect(session.network == "203.0.113.0/24")
+        #expect(session.assurance(atMs: 0) == .aal1)
+    }
+
+    @Test func riskShortensTimeoutsButNeverExtendsThem() throws {
+        let registry = SessionRegistry(policy: policy)
+        let session = try start(registry)
+        let change = try #require(
+            registry.applyRisk(
+                id: session.id, risk: SessionRisk(score: 0.6, level: .high, reasons: ["new_network"]), idleTimeoutMs: 96_000,
+                absoluteTimeoutMs: 576_000))
+        #expect(change.levelChanged && change.deadlineShortened)
+        #expect(change.after.idleTimeoutMs == 96_000 && change.after.absoluteDeadlineMs == 576_000)
+        #expect(change.after.isShortenedByRisk)
+        // A verdict that would lengthen them is capped at the policy's base timeouts.
+        let relaxed = try #require(
+            registry.applyRisk(id: session.id, risk: SessionRisk(), idleTimeoutMs: 9_999_999, absoluteTimeoutMs: 99_999_999))
+        #expect(relaxed.after.idleTimeoutMs == 600_000 && relaxed.after.absoluteTimeoutMs == 3_600_000)
+        #expect(!relaxed.after.isShortenedByRisk)
+    }
+
+    @Test func shortenedDeadlineWarnsWithReasonRisk() throws {
+        let registry = SessionRegistry(policy: policy)
+        let listener = RecordingListener()
+        let session = try start(registry, listener)
+        _ = registry.applyRisk(id: session.id, risk: SessionRisk(score: 0.9, level: .critical), idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000)
+        #expect(registry.warnExpiring(nowMs: 50_000) == 1)
+        #expect(listener.warningReasons == [.risk] && listener.warnings == [60_000])
+        #expect(registry.expire(nowMs: 60_000) == 1 && listener.reasons == [.expired])
+    }
+
+    @Test func stepUpRaisesAssuranceForTheWindowOnly() throws {
+        let registry = SessionRegistry(policy: policy)
+        let session = try start(registry)
+        let raised = try #require(registry.recordStepUp(id: session.id, nowMs: 1_000))
+        #expect(raised.assurance(atMs: 1_000) == .aal2)
+        #expect(raised.assurance(atMs: 60_999) == .aal2)
+        #expect(raised.assurance(atMs: 61_000) == .aal1)
+        #expect(raised.mfaVerifiedAtMs == 1_000)
+    }
+
+    @Test func resumeAttachesAnotherConnectionToALiveSessionOnly() throws {
+        let registry = SessionRegistry(policy: policy)
+        let first = RecordingListener()
+        let session = try start(registry, first)
+        #expect(registry.detach(sessionID: session.id, listener: first) == 0)
+        let second = RecordingListener()
+        #expect(registry.attach(sessionID: session.id, listener: second, nowMs: 5_000) != nil)
+        #expect(registry.boundConnections(sessionID: session.id) == 1)
+        registry.end(id: session.id, reason: .revoked, nowMs: 6_000)
+        #expect(second.reasons == [.revoked] && first.reasons.isEmpty)
+        #expect(registry.attach(sessionID: session.id, listener: RecordingListener(), nowMs: 7_000) == nil)
+        // An expired session cannot be resumed either.
+        let other = try start(registry)
+        #expect(registry.attach(sessionID: other.id, listener: RecordingListener(), nowMs: 600_000) == nil)
+    }
+
+    @Test func journalSeesStartsThrottledActivityAndEnds() throws {
+        let journal = RecordingJournal()
+        let registry = SessionRegistry(policy: policy, journal: journal)
+        let session = try start(registry)
+        _ = registry.touch(id: session.id, nowMs: 1_000)  // within the journal interval: not written
+        _ = registry.touch(id: session.id, nowMs: SessionRegistry.activityJournalIntervalMs)
+        registry.end(id: session.id, reason: .logout, nowMs: 20_000, notify: false)
+        #expect(journal.all == ["start \(session.id)", "update \(session.id)", "end \(session.id) logout 20000"])
+    }
+
+    @Test func riskEndReasonClosesWith4002() {
+        #expect(SessionEndReason.risk.closeCode.rawValue == 4002)
+        #expect(SessionEndReason.shutdown.closeCode.rawValue == 1001)
     }
 }

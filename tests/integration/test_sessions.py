@@ -23,6 +23,11 @@ def trader(data, fund="USD=1000000,BTC=10"):
     return account_id, key_id, key
 
 
+def event_is(kind):
+    """A `session` channel event of one type (risk-level changes share the channel)."""
+    return lambda m: channel_is("session")(m) and m["params"]["data"]["type"] == kind
+
+
 def bid(client, coid, price="58000"):
     return client.call("private/order.place", {"instrument": "BTC-USD", "side": "buy", "type": "limit", "qty": "0.01",
                                                "price": price, "tif": "gtc", "client_order_id": coid})
@@ -75,8 +80,7 @@ def test_dead_mans_switch_fires_unless_rearmed(gateway):
         assert "result" in await client.call("private/cancel_all_after", {"timeout_ms": 1500})
         await asyncio.sleep(1.0)
         assert (await client.call("private/order.status", {"order_id": order["order_id"]}))["result"]["status"] == "open"
-        event = await client.next_notification(channel_is("session"), timeout=5)
-        assert event["params"]["data"]["type"] == "dead_mans_switch"
+        event = await client.next_notification(event_is("dead_mans_switch"), timeout=5)
         assert event["params"]["data"]["cancelled"] == [order["order_id"]]
         status = (await client.call("private/order.status", {"order_id": order["order_id"]}))["result"]
         assert status["status"] == "cancelled"
@@ -107,8 +111,7 @@ def test_cancel_on_disconnect_cancels_exactly_this_connections_orders_after_the_
         await asyncio.sleep(0.7)
         # Inside the grace window nothing is cancelled yet.
         assert (await watcher.call("private/order.status", {"order_id": mine[0]}))["result"]["status"] == "open"
-        event = await watcher.next_notification(channel_is("session"), timeout=5)
-        assert event["params"]["data"]["type"] == "cancel_on_disconnect"
+        event = await watcher.next_notification(event_is("cancel_on_disconnect"), timeout=5)
         assert sorted(event["params"]["data"]["cancelled"]) == sorted(mine)
         for order_id in mine:
             assert (await watcher.call("private/order.status", {"order_id": order_id}))["result"]["status"] == "cancelled"

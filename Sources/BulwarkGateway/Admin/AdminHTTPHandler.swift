@@ -9,16 +9,16 @@ import NIOSSL
 /// The operator API on the admin listener (`/admin/v1`). Only reachable over mutual TLS with a
 /// certificate from the admin CA (the listener refuses the handshake otherwise).
 ///
-/// Today: health, live sessions, keys (list, show, create, rotate, revoke, unlock) and accounts
-/// (disable, enable). The admin token, TOTP step-up for destructive actions, and the rest of the
+/// Today: health, sessions (list, show, revoke), keys (list, show, create, rotate, revoke, unlock),
+/// accounts (disable, enable) and their TOTP factor (enrol, status, unlock, remove). The admin token, TOTP step-up for destructive actions, and the rest of the
 /// API arrive with the admin issue.
 final class AdminHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let app: GatewayApp
+    let app: GatewayApp
     private var pending: HTTPRequestHead?
-    private var body: [UInt8] = []
+    private(set) var body: [UInt8] = []
     private var refused = false
     static let maxBodyBytes = 16 * 1024
 
@@ -63,7 +63,10 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             w.beginObject()
             w.key("sessions")
             w.beginArray()
-            for session in app.sessions.all { Render.session(session, to: &w) }
+            let now = app.clock.nowMs()
+            for session in app.sessions.all {
+                Render.session(session, boundConnections: app.sessions.boundConnections(sessionID: session.id), nowMs: now, to: &w)
+            }
             w.endArray()
             w.endObject()
             send(context, .ok, body: w.string, keepAlive: head.isKeepAlive)
@@ -102,7 +105,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             let disable = parts[4] == "disable"
             do {
                 try app.store.setAccountStatus(id: parts[3], disable ? .disabled : .enabled, nowMs: app.clock.nowMs())
-                let ended = disable ? app.sessions.endAll(accountID: parts[3], reason: .accountDisabled) : 0
+                let ended = disable ? app.sessions.endAll(accountID: parts[3], reason: .accountDisabled, nowMs: app.clock.nowMs()) : 0
                 audit(context, disable ? "admin disabled account" : "admin enabled account", parts[3])
                 send(context, .ok, body: disable ? "{\"disabled\":true,\"sessions_ended\":\(ended)}" : #"{"enabled":true}"#, keepAlive: head.isKeepAlive)
             } catch {
@@ -112,7 +115,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             let keyID = parts[3]
             do {
                 try app.store.revokeKey(id: keyID, nowMs: app.clock.nowMs())
-                let ended = app.sessions.endAll(keyID: keyID, reason: .keyRevoked)
+                let ended = app.sessions.endAll(keyID: keyID, reason: .keyRevoked, nowMs: app.clock.nowMs())
                 app.logger.notice("admin revoked key", metadata: ["key": "\(keyID)", "operator_cert": "\(operatorName(context))", "sessions_ended": "\(ended)"])
                 var w = JSONWriter()
                 w.beginObject()
@@ -125,6 +128,12 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             } catch {
                 send(context, .notFound, body: #"{"error":"key_not_found"}"#, keepAlive: head.isKeepAlive)
             }
+        case (.GET, _) where parts.count == 4 && parts[0...2] == ["admin", "v1", "sessions"]:
+            showSession(context: context, head: head, sessionID: parts[3])
+        case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "sessions"] && parts[4] == "revoke":
+            revokeSession(context: context, head: head, sessionID: parts[3])
+        case (_, _) where parts.count >= 5 && parts[0...2] == ["admin", "v1", "accounts"] && parts[4] == "mfa":
+            routeMFA(context: context, head: head, accountID: parts[3], action: parts.count == 6 ? parts[5] : nil, extra: parts.count > 6)
         default:
             send(context, .notFound, body: #"{"error":"not_found"}"#, keepAlive: head.isKeepAlive)
         }
@@ -138,7 +147,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
     }
 
     /// The request body as a params object, strictly parsed; nil after answering 400.
-    private func jsonBody(_ context: ChannelHandlerContext, allowed: Set<String>) -> ParamsReader? {
+    func jsonBody(_ context: ChannelHandlerContext, allowed: Set<String>) -> ParamsReader? {
         guard let value = try? StrictJSONParser().parse(body), case .object(let object) = value else {
             failure(context, .badRequest, "body_must_be_a_json_object")
             return nil
@@ -220,11 +229,11 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func audit(_ context: ChannelHandlerContext, _ message: Logger.Message, _ subject: String) {
+    func audit(_ context: ChannelHandlerContext, _ message: Logger.Message, _ subject: String) {
         app.logger.notice(message, metadata: ["subject": "\(subject)", "operator_cert": "\(operatorName(context))"])
     }
 
-    private func failure(
+    func failure(
         _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ code: String, field: String? = nil, detail: String? = nil
     ) {
         var w = JSONWriter()
@@ -243,7 +252,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         send(context, status, body: w.string, keepAlive: false)
     }
 
-    private func send(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: String, keepAlive: Bool) {
+    func send(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: String, keepAlive: Bool) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.utf8.count))

@@ -18,6 +18,9 @@ public final class GatewayApp: Sendable {
     let sessions: SessionRegistry
     let login: SignatureLogin
     let loginThrottle: LoginThrottle
+    let mfa: MFAService
+    let risk: SessionRiskService
+    let protection = DisconnectProtection()
     let hub: FanoutHub
     let venue: BuiltinVenue
     let marketData: MarketDataPublisher
@@ -49,8 +52,13 @@ public final class GatewayApp: Sendable {
             policy: SessionPolicy(
                 idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs,
                 warningLeadMs: configuration.sessionWarningLeadMs, maxPerAccount: configuration.sessionsPerAccount,
-                onLimit: configuration.sessionLimitBehaviour))
+                onLimit: configuration.sessionLimitBehaviour, stepUpTTLMs: configuration.stepUpTTLMs),
+            journal: StoreSessionJournal(store: store, logger: logger))
         let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
+        mfa = MFAService(store: store, policy: configuration.mfa) { try SecretBox(masterKey: SecretBox.loadKey(file: masterKeyPath)) }
+        risk = SessionRiskService(
+            policy: configuration.riskPolicy, enabled: configuration.riskEnabled, rateWindowMs: configuration.riskRateWindowMs,
+            sessions: sessions, publisher: marketData, logger: logger)
         login = SignatureLogin(
             directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs,
             hmac: SignatureLogin.HMACPolicy(enabled: configuration.hmacEnabled) {

@@ -38,6 +38,9 @@ public struct GatewayRunner: Sendable {
         // Read the feed position first: a deposit landing in between is then both read here and
         // replayed by the follower, and the venue ignores the second copy (deposit ids are unique).
         let startChangeSeq = try store.latestChangeSeq()
+        // Sessions a previous run left open lost their connections when it stopped.
+        let orphaned = try store.endOrphanedSessions(atMs: clock.nowMs())
+        if orphaned > 0 { logger.info("ended sessions left open by the previous run", metadata: ["sessions": "\(orphaned)"]) }
         let funded = await venue.applyDeposits(try store.deposits().map(\.venueDeposit))
         if configuration.demoEnabled, let house = try store.account(named: DemoMarket.houseAccountName) {
             await venue.seedHouseLiquidity(accountID: house.id, nowMs: clock.nowMs())
@@ -216,12 +219,15 @@ actor ChangeFeedFollower {
     private func apply(_ change: ChangeEvent) async {
         switch change.kind {
         case .keyRevoked:
-            let ended = app.sessions.endAll(keyID: change.subject, reason: .keyRevoked)
+            let ended = app.sessions.endAll(keyID: change.subject, reason: .keyRevoked, nowMs: app.clock.nowMs())
             app.logger.notice("key revoked", metadata: ["key": "\(change.subject)", "sessions_ended": "\(ended)"])
         case .keyUnlocked:
             app.loginThrottle.reset(keyID: change.subject)
         case .accountDisabled:
-            app.sessions.endAll(accountID: change.subject, reason: .accountDisabled)
+            app.sessions.endAll(accountID: change.subject, reason: .accountDisabled, nowMs: app.clock.nowMs())
+        case .sessionRevoked:
+            let ended = app.sessions.end(id: change.subject, reason: .revoked, nowMs: app.clock.nowMs())
+            app.logger.notice("session revoked by an operator", metadata: ["session_hash": "\(SessionHash.of(change.subject))", "live": "\(ended)"])
         case .deposit:
             if let id = Int64(change.subject), let deposit = try? app.store.deposit(id: id) {
                 await app.venue.applyDeposits([deposit.venueDeposit])
@@ -230,7 +236,8 @@ actor ChangeFeedFollower {
     }
 }
 
-/// Ends sessions whose idle or absolute deadline passed (close 4001), once a second.
+/// Once a second: re-scores every session (time passes: failures age, step-ups fade), warns the
+/// ones close to a deadline, and ends those whose idle or absolute deadline passed (close 4001).
 struct SessionSweeper {
     let app: GatewayApp
 
@@ -238,6 +245,7 @@ struct SessionSweeper {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let now = app.clock.nowMs()
+            app.risk.reassessAll(nowMs: now)
             app.sessions.warnExpiring(nowMs: now)
             app.sessions.expire(nowMs: now)
         }

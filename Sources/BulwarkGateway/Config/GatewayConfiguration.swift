@@ -42,6 +42,13 @@ public struct GatewayConfiguration: Sendable {
     public var sessionWarningLeadMs: Int64
     public var sessionsPerAccount: Int
     public var sessionLimitBehaviour: SessionPolicy.LimitBehaviour
+    public var stepUpTTLMs: Int64 = SessionPolicy().stepUpTTLMs
+    /// Orders at or above this notional need a fresh step-up (nil: no such rule).
+    public var stepUpOrderNotional: FixedDecimal?
+    public var mfa = MFAService.Policy()
+    public var riskEnabled = true
+    public var riskPolicy = RiskPolicy()
+    public var riskRateWindowMs: Int64 = 10_000
     public var shutdownDrainMs: Int64
     public var demoEnabled: Bool
 
@@ -135,7 +142,7 @@ public struct GatewayConfiguration: Sendable {
         guard int("session.max_per_account") >= 1, int("session.warning_lead_ms") >= 10_000 else {
             throw ConfigurationError("session.max_per_account must be at least 1 and session.warning_lead_ms at least 10000")
         }
-        let configuration = GatewayConfiguration(
+        var configuration = GatewayConfiguration(
             dataDirectory: string("data"), listenHost: host, listenPort: port, tlsEnabled: bool("tls.enabled"),
             tlsMinimumVersion: minimum, tlsCertificateFile: certificate.isEmpty ? nil : certificate,
             tlsKeyFile: key.isEmpty ? nil : key, clientAuth: clientAuth, clientCAFile: clientCAFile.isEmpty ? nil : clientCAFile,
@@ -146,8 +153,50 @@ public struct GatewayConfiguration: Sendable {
             sessionWarningLeadMs: Int64(int("session.warning_lead_ms")), sessionsPerAccount: int("session.max_per_account"),
             sessionLimitBehaviour: limitBehaviour,
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
+        try configuration.readSessionSecurity(string: string, int: int, bool: bool)
         try configuration.validate()
         return configuration
+    }
+
+    /// Step-up, MFA and risk settings (docs/risk-engine.md explains the numbers).
+    private mutating func readSessionSecurity(string: (String) -> String, int: (String) -> Int, bool: (String) -> Bool) throws {
+        stepUpTTLMs = Int64(int("session.step_up_ttl_ms"))
+        guard stepUpTTLMs > 0 else { throw ConfigurationError("session.step_up_ttl_ms must be positive") }
+        let notional = string("mfa.step_up_order_notional")
+        if !notional.isEmpty {
+            guard let value = FixedDecimal(parsing: notional), value.isPositive else {
+                throw ConfigurationError("mfa.step_up_order_notional must be a positive decimal or empty")
+            }
+            stepUpOrderNotional = value
+        }
+        mfa.issuer = string("mfa.issuer")
+        mfa.freeFailures = int("mfa.throttle_free_failures")
+        mfa.lockAfterFailures = int("mfa.lockout_failures")
+        mfa.lockMs = Int64(int("mfa.lockout_ms"))
+        guard !mfa.issuer.isEmpty, !mfa.issuer.contains(":"), mfa.issuer.count <= 64 else {
+            throw ConfigurationError("mfa.issuer must be 1-64 characters without ':'")
+        }
+        guard (1...100).contains(mfa.lockAfterFailures), mfa.freeFailures >= 0, mfa.lockMs > 0 else {
+            throw ConfigurationError("mfa.lockout_failures must be within 1...100 (NIST SP 800-63B), mfa.lockout_ms positive")
+        }
+        riskEnabled = bool("risk.enabled")
+        func fraction(_ key: String) throws -> Double {
+            guard let value = Double(string(key)), value.isFinite else { throw ConfigurationError("\(key) must be a number") }
+            return value
+        }
+        riskPolicy.stepUpThreshold = try fraction("risk.step_up_threshold")
+        riskPolicy.killThreshold = try fraction("risk.kill_threshold")
+        riskPolicy.timeoutExponent = try fraction("risk.timeout_exponent")
+        riskPolicy.idleFloorMs = Int64(int("risk.min_idle_timeout_ms"))
+        riskPolicy.absoluteFloorMs = Int64(int("risk.min_absolute_timeout_ms"))
+        // The MFA discount fades over the same window as the step-up itself.
+        riskPolicy.mfaWindowMs = stepUpTTLMs
+        if riskPolicy.elevatedThreshold >= riskPolicy.stepUpThreshold {
+            riskPolicy.elevatedThreshold = riskPolicy.stepUpThreshold / 2
+        }
+        if let problem = riskPolicy.configurationProblems.first { throw ConfigurationError("risk: \(problem)") }
+        riskRateWindowMs = Int64(int("risk.rate_window_ms"))
+        guard riskRateWindowMs >= 100 else { throw ConfigurationError("risk.rate_window_ms must be at least 100") }
     }
 
     func validate() throws {

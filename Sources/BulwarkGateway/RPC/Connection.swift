@@ -96,17 +96,19 @@ actor Connection: SessionListener {
         outbound.close(.policyViolation, reason: "auth deadline")
     }
 
-    /// The socket is gone: drop subscriptions; the session stays in the registry until it expires or
-    /// is revoked (resume within the grace window arrives with the session milestone).
+    /// The socket is gone: drop subscriptions and unbind from the session, which lives on until it
+    /// expires or is revoked, so the client can resume it. Cancel-on-disconnect starts its grace timer.
     func closed() {
         phase = .closed
         authDeadline?.cancel()
-        if let protection = cancelOnDisconnect, let session {
-            armCancelOnDisconnect(protection, session: session)
-        }
         app.hub.unsubscribeAll(connectionID: id, topics: subscriptions.keys)
         subscriptions.removeAll()
-        if let session { app.sessions.detach(sessionID: session.id, listener: self) }
+        if let session {
+            let remaining = app.sessions.detach(sessionID: session.id, listener: self)
+            if let protection = cancelOnDisconnect {
+                armCancelOnDisconnect(protection, session: session, otherConnections: remaining)
+            }
+        }
         app.connections.remove(id)
     }
 
@@ -140,17 +142,18 @@ actor Connection: SessionListener {
             })
         outbound.close(reason.closeCode, reason: reason.rawValue)
         Task { await self.forgetSession(session.id) }
+        app.risk.sessionEnded(session.id)
     }
 
     /// Called by the session registry (any thread) shortly before the session's deadline.
-    nonisolated func sessionExpiring(_ session: Session) {
+    nonisolated func sessionExpiring(_ session: Session, reason: Session.ExpiryReason) {
         outbound.send(
             Notification.method("session.expiring") { w in
                 w.beginObject()
                 w.key("session_id")
                 w.string(session.id)
                 w.key("reason")
-                w.string(session.expiryReason.rawValue)
+                w.string(reason.rawValue)
                 w.key("expires_at_ms")
                 w.int(session.expiresAtMs)
                 w.endObject()
@@ -217,12 +220,19 @@ actor Connection: SessionListener {
 
     typealias ResultWriter = @Sendable (inout JSONWriter) -> Void
 
-    /// The session, if it is still alive; records the request as activity.
+    /// The session, if it is still alive; records the request as activity and re-scores the
+    /// session's risk with it (a burst of requests is itself a signal).
     private func activeSession() throws(RPCError) -> Session {
         guard let current = session else { throw RPCError(.unauthenticated) }
-        guard let alive = app.sessions.touch(id: current.id, nowMs: app.clock.nowMs()) else {
+        let now = app.clock.nowMs()
+        guard app.sessions.touch(id: current.id, nowMs: now) != nil else {
             session = nil
             throw RPCError(.sessionExpired)
+        }
+        app.risk.requestMade(accountID: current.accountID, nowMs: now)
+        guard app.risk.reassess(sessionID: current.id, nowMs: now) != .terminate, let alive = app.sessions.session(id: current.id) else {
+            session = nil
+            throw RPCError(.sessionRevoked, reason: "risk")
         }
         session = alive
         return alive
@@ -246,39 +256,15 @@ actor Connection: SessionListener {
         {
         case .success(let value): granted = value
         case .failure(let error):
-            app.metrics.loginFailures.add(1, ordering: .relaxed)
-            if error.code != .timestampOutOfWindow,
-                case .lockedKey(let untilMs) = app.loginThrottle.recordFailure(keyID: grant.keyID, ip: clientIP, nowMs: now)
-            {
-                try? app.store.lockKey(id: grant.keyID, untilMs: untilMs)
-                app.logger.warning(
-                    "security: key locked after repeated failed logins",
-                    metadata: ["key": "\(grant.keyID)", "ip": "\(clientIP)", "until_ms": "\(untilMs)"])
-            }
-            app.logger.notice(
-                "login failed", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "code": "\(error.code.name)"])
+            recordFailedLogin(grant, error: error, nowMs: now)
             throw error
         }
-        // The challenge is single-use: the next login on this connection must sign a new one.
+        let outcome = try establishSession(grant, granted: granted, nowMs: now)
+        // The challenge is single-use: the next login on this connection must sign a new one. (A
+        // login refused after its signature was checked keeps the challenge, so the client can
+        // retry; its nonce is already spent, so the refused frame itself cannot be replayed.)
         challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
-        let created: Session
-        if let current = session, current.keyID == granted.key.id, current.scopes == granted.scopes,
-            let renewed = app.sessions.renew(id: current.id, nowMs: now)
-        {
-            // Renewal in place (PROTOCOL.md §3.5): same session id, timers restarted, subscriptions kept.
-            created = renewed
-        } else {
-            if let previous = session { app.sessions.end(id: previous.id, reason: .logout, notify: false) }
-            do {
-                created = try app.sessions.create(
-                    accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
-                    clientIP: clientIP, nowMs: now, listener: self)
-            } catch {
-                session = nil
-                throw RPCError(.forbidden, reason: "too_many_sessions")
-            }
-        }
-        let renewed = created.id == session?.id
+        let created = outcome.session
         session = created
         cancelOnDisconnect = grant.cancelOnDisconnect
         app.loginThrottle.recordSuccess(keyID: granted.key.id, ip: clientIP)
@@ -289,34 +275,114 @@ actor Connection: SessionListener {
         app.metrics.loginSuccesses.add(1, ordering: .relaxed)
         app.logger.info(
             "login", metadata: ["connection": "\(id)", "session_hash": "\(SessionHash.of(created.id))",
-                "key": "\(granted.key.id)", "ip": "\(clientIP)"])
+                "key": "\(granted.key.id)", "ip": "\(clientIP)", "kind": "\(outcome.kind.rawValue)",
+                "risk": "\(created.risk.score)"])
+        // A login whose risk is above the kill threshold ends at once (session.terminated, 4002).
+        guard app.risk.reassess(sessionID: created.id, nowMs: now) != .terminate, let scored = app.sessions.session(id: created.id) else {
+            session = nil
+            throw RPCError(.sessionRevoked, reason: "risk")
+        }
+        session = scored
         let nextChallenge = challenge
+        let mfa = app.mfa.isEnrolled(accountID: scored.accountID) ? "totp" : "none"
         return { w in
             w.beginObject()
             w.key("session_id")
-            w.string(created.id)
+            w.string(scored.id)
             w.key("account_id")
-            w.string(created.accountID)
+            w.string(scored.accountID)
             w.key("scopes")
             w.beginArray()
-            for scope in created.scopes.sorted() { w.string(scope.rawValue) }
+            for scope in scored.scopes.sorted() { w.string(scope.rawValue) }
             w.endArray()
             w.key("expires_at_ms")
-            w.int(created.expiresAtMs)
+            w.int(scored.expiresAtMs)
             w.key("idle_timeout_ms")
-            w.int(created.idleTimeoutMs)
+            w.int(scored.idleTimeoutMs)
             w.key("mfa")
-            w.string("none")
+            w.string(mfa)
+            w.key("assurance")
+            w.string(scored.assurance(atMs: now).rawValue)
+            w.key("risk")
+            Render.risk(scored.risk, to: &w)
             w.key("challenge")
             w.string(nextChallenge)
             w.key("renewed")
-            w.bool(renewed)
+            w.bool(outcome.kind == .renewed)
             w.key("resumed")
-            w.bool(false)
+            w.bool(outcome.kind == .resumed)
             w.key("replayed")
             w.int(0)
             w.endObject()
         }
+    }
+
+    private struct Established {
+        enum Kind: String {
+            case created
+            /// Re-authentication on the same connection (PROTOCOL.md §3.5).
+            case renewed
+            /// A reconnect re-attached to a live session (PROTOCOL.md §4.3).
+            case resumed
+        }
+
+        let session: Session
+        let kind: Kind
+    }
+
+    /// Renews the current session in place, resumes the one named in `resume`, or creates one.
+    private func establishSession(_ grant: SignatureGrant, granted: SignatureLogin.Granted, nowMs now: Int64) throws(RPCError) -> Established {
+        if let current = session, current.keyID == granted.key.id, current.scopes == granted.scopes, grant.resume == nil,
+            let renewed = app.sessions.renew(id: current.id, nowMs: now)
+        {
+            // Same session id, timers restarted, subscriptions kept.
+            return Established(session: renewed, kind: .renewed)
+        }
+        if let previous = session {
+            app.sessions.end(id: previous.id, reason: .logout, nowMs: now, notify: false)
+            session = nil
+        }
+        let origin = try? app.store.recordLoginOrigin(
+            credentialID: granted.key.id, ip: clientIP, network: NetworkPrefix.of(clientIP) ?? clientIP, nowMs: now)
+        if let resume = grant.resume {
+            // Only the credential that owns the session may resume it, with the same scopes; the
+            // answer for any mismatch is the same as for an unknown or ended session.
+            guard let existing = app.sessions.session(id: resume.sessionID), existing.keyID == granted.key.id,
+                existing.scopes == granted.scopes, let attached = app.sessions.attach(sessionID: resume.sessionID, listener: self, nowMs: now)
+            else { throw RPCError.invalidParams("resume.session_id", "unknown_session") }
+            let stopped = app.protection.disarm(sessionID: attached.id)
+            if stopped > 0 {
+                app.logger.notice("resume stopped cancel-on-disconnect", metadata: ["session_hash": "\(SessionHash.of(attached.id))", "timers": "\(stopped)"])
+            }
+            if let origin { app.risk.sessionStarted(attached.id, origin: origin) }
+            return Established(session: attached, kind: .resumed)
+        }
+        do {
+            let created = try app.sessions.create(
+                accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
+                clientIP: clientIP, nowMs: now, listener: self)
+            if let origin { app.risk.sessionStarted(created.id, origin: origin) }
+            return Established(session: created, kind: .created)
+        } catch {
+            throw RPCError(.forbidden, reason: "too_many_sessions")
+        }
+    }
+
+    /// Counts a failed login for throttling, lockout and the risk engine's failure signals.
+    private func recordFailedLogin(_ grant: SignatureGrant, error: RPCError, nowMs now: Int64) {
+        app.metrics.loginFailures.add(1, ordering: .relaxed)
+        if error.code != .timestampOutOfWindow,
+            case .lockedKey(let untilMs) = app.loginThrottle.recordFailure(keyID: grant.keyID, ip: clientIP, nowMs: now)
+        {
+            try? app.store.lockKey(id: grant.keyID, untilMs: untilMs)
+            app.logger.warning(
+                "security: key locked after repeated failed logins",
+                metadata: ["key": "\(grant.keyID)", "ip": "\(clientIP)", "until_ms": "\(untilMs)"])
+        }
+        let accountID = (try? app.store.apiKey(id: grant.keyID))?.accountID
+        app.risk.loginFailed(accountID: accountID, ip: clientIP, nowMs: now)
+        app.logger.notice(
+            "login failed", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "code": "\(error.code.name)"])
     }
 
     // MARK: Subscriptions
@@ -395,16 +461,25 @@ actor Connection: SessionListener {
         switch method {
         case .sessionStatus:
             _ = try ParamsReader(request.params, allowed: [])
-            return { w in Render.session(session, to: &w) }
+            let now = app.clock.nowMs()
+            let bound = app.sessions.boundConnections(sessionID: session.id)
+            let stepUp = app.risk.policy.decision(forScore: session.risk.score) != .allow
+            let stepUpRequired = stepUp && session.assurance(atMs: now) != .aal2
+            return { w in Render.session(session, boundConnections: bound, stepUpRequired: stepUpRequired, nowMs: now, to: &w) }
         case .sessionList:
             _ = try ParamsReader(request.params, allowed: [])
-            let sessions = app.sessions.sessions(accountID: session.accountID)
+            let sessions = app.sessions.sessions(accountID: session.accountID).sorted { $0.createdMs < $1.createdMs }
+            let now = app.clock.nowMs()
+            let bound = sessions.map { app.sessions.boundConnections(sessionID: $0.id) }
+            let current = session.id
             return { w in
                 w.beginObject()
                 w.key("sessions")
                 w.beginArray()
-                for item in sessions { Render.session(item, to: &w) }
+                for (item, connections) in zip(sessions, bound) { Render.session(item, boundConnections: connections, nowMs: now, to: &w) }
                 w.endArray()
+                w.key("current")
+                w.string(current)
                 w.endObject()
             }
         case .sessionRevoke:
@@ -413,7 +488,7 @@ actor Connection: SessionListener {
             var revoked: [String] = []
             for other in app.sessions.sessions(accountID: session.accountID)
             where target == "others" ? other.id != session.id : other.id == target {
-                if app.sessions.end(id: other.id, reason: .revoked) { revoked.append(other.id) }
+                if app.sessions.end(id: other.id, reason: .revoked, nowMs: app.clock.nowMs()) { revoked.append(other.id) }
             }
             guard target == "others" || !revoked.isEmpty else {
                 throw RPCError.invalidParams("session_id", "unknown_session")
@@ -433,7 +508,9 @@ actor Connection: SessionListener {
                 throw RPCError.invalidParams("cancel_orders", "required")
             }
             let cancelled = cancelOrders ? await app.venue.cancelAll(accountID: session.accountID, instrument: nil, nowMs: app.clock.nowMs()) : []
-            app.sessions.end(id: session.id, reason: .logout, notify: false)
+            app.sessions.end(id: session.id, reason: .logout, nowMs: app.clock.nowMs(), notify: false)
+            app.protection.forget(sessionID: session.id)
+            app.risk.sessionEnded(session.id)
             self.session = nil
             // An explicit logout says what to do with orders; no timer acts after it.
             deadMansSwitch?.cancel()
@@ -464,10 +541,22 @@ actor Connection: SessionListener {
                 }
                 w.endObject()
             }
+        case .mfaVerify:
+            return try verifyMFA(request.params, session: session)
         default:
             let methods = OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
-            let (write, placedOrderID) = try await methods.handle(method, params: request.params, session: session)
-            if let placedOrderID { trackPlaced(placedOrderID, accountID: session.accountID) }
+            let now = app.clock.nowMs()
+            let gate = StepUpGate(
+                orderNotionalThreshold: app.configuration.stepUpOrderNotional,
+                riskDemandsStepUp: app.risk.enabled && app.risk.policy.decision(forScore: session.risk.score) != .allow,
+                assurance: session.assurance(atMs: now), mfaEnrolled: app.mfa.isEnrolled(accountID: session.accountID))
+            let (write, placed) = try await methods.handle(method, params: request.params, session: session, gate: gate)
+            if let placed {
+                trackPlaced(placed.orderID, session: session)
+                if let notional = placed.notional, let value = Double(notional.description) {
+                    app.risk.orderNotional(accountID: session.accountID, value: value, nowMs: now)
+                }
+            }
             return write
         }
     }
@@ -485,64 +574,82 @@ actor Connection: SessionListener {
             try? await Task.sleep(for: .milliseconds(timeoutMs))
             guard !Task.isCancelled else { return }
             let cancelled = await app.venue.cancelAll(accountID: session.accountID, instrument: nil, nowMs: app.clock.nowMs())
-            Self.reportProtection(app, type: "dead_mans_switch", session: session, connectionID: connectionID, cancelled: cancelled.map(\.orderID))
+            DisconnectProtection.report(
+                app, type: "dead_mans_switch", sessionID: session.id, accountID: session.accountID, connectionID: connectionID,
+                cancelled: cancelled.map(\.orderID))
         }
         return app.clock.nowMs() + timeoutMs
     }
 
-    /// After the grace period, cancels the orders this connection placed that are still open.
-    private func armCancelOnDisconnect(_ protection: SignatureGrant.CancelOnDisconnect, session: Session) {
-        let app = self.app
-        let connectionID = id
-        let placed = placedOrders
-        Task {
-            if protection.graceMs > 0 { try? await Task.sleep(for: .milliseconds(protection.graceMs)) }
-            var cancelled: [String] = []
-            for order in await app.venue.openOrders(accountID: session.accountID) where placed.contains(order.orderID) {
-                if case .success = await app.venue.cancel(accountID: session.accountID, orderID: order.orderID, nowMs: app.clock.nowMs()) {
-                    cancelled.append(order.orderID)
-                }
-            }
-            Self.reportProtection(app, type: "cancel_on_disconnect", session: session, connectionID: connectionID, cancelled: cancelled)
+    /// Starts the grace timer: a `connection` scope protects the orders placed over this
+    /// connection; a `session` scope the session's orders, once its last connection is gone.
+    private func armCancelOnDisconnect(_ protection: SignatureGrant.CancelOnDisconnect, session: Session, otherConnections: Int) {
+        let orders: Set<String>
+        switch protection.scope {
+        case .connection: orders = placedOrders
+        case .session:
+            guard otherConnections == 0 else { return }
+            orders = app.protection.ordersPlaced(inSession: session.id)
         }
-    }
-
-    private static func reportProtection(_ app: GatewayApp, type: String, session: Session, connectionID: String, cancelled: [String]) {
-        app.logger.notice(
-            "protection fired", metadata: ["type": "\(type)", "account": "\(session.accountID)", "connection": "\(connectionID)",
-                "cancelled": "\(cancelled.count)"])
-        let now = app.clock.nowMs()
-        app.marketData.publishSessionEvent(accountID: session.accountID) { w in
-            w.beginObject()
-            w.key("type")
-            w.string(type)
-            w.key("session_id")
-            w.string(session.id)
-            w.key("connection_id")
-            w.string(connectionID)
-            w.key("cancelled")
-            w.beginArray()
-            for orderID in cancelled { w.string(orderID) }
-            w.endArray()
-            w.key("ts_ms")
-            w.int(now)
-            w.endObject()
-        }
+        app.protection.arm(
+            protection, sessionID: session.id, accountID: session.accountID, connectionID: id, orders: orders, app: app)
     }
 
     /// Remembers an order this connection placed (for cancel-on-disconnect); bounded by pruning
     /// orders that are no longer open.
-    private func trackPlaced(_ orderID: String, accountID: String) {
+    private func trackPlaced(_ orderID: String, session: Session) {
         placedOrders.insert(orderID)
-        guard placedOrders.count > 10_000 else { return }
+        let sessionNeedsPruning = app.protection.recordPlaced(sessionID: session.id, orderID: orderID)
+        guard placedOrders.count > DisconnectProtection.maxTrackedOrders || sessionNeedsPruning else { return }
         let app = self.app
         Task {
-            let open = Set(await app.venue.openOrders(accountID: accountID).map(\.orderID))
+            let open = Set(await app.venue.openOrders(accountID: session.accountID).map(\.orderID))
+            app.protection.prune(sessionID: session.id, keeping: open)
             await self.prunePlaced(keeping: open)
         }
     }
 
     private func prunePlaced(keeping open: Set<String>) { placedOrders.formIntersection(open) }
+
+    // MARK: MFA step-up
+
+    /// `private/mfa.verify {code}`: a TOTP code (or a recovery code) raises the session to `aal2`
+    /// for `session.step_up_ttl_ms`.
+    private func verifyMFA(_ params: JSONObject, session: Session) throws(RPCError) -> ResultWriter {
+        let reader = try ParamsReader(params, allowed: ["code"])
+        let code = try reader.requiredString("code", maxLength: 64)
+        let now = app.clock.nowMs()
+        switch app.mfa.verify(accountID: session.accountID, code: code, nowMs: now) {
+        case .success(let method):
+            guard let raised = app.sessions.recordStepUp(id: session.id, nowMs: now) else { throw RPCError(.sessionExpired) }
+            app.risk.reassess(sessionID: session.id, nowMs: now)
+            let current = app.sessions.session(id: session.id) ?? raised
+            self.session = current
+            app.logger.notice(
+                "security: MFA step-up", metadata: ["session_hash": "\(SessionHash.of(session.id))", "method": "\(method.rawValue)"])
+            return { w in
+                w.beginObject()
+                w.key("assurance")
+                w.string(current.assurance(atMs: now).rawValue)
+                w.key("method")
+                w.string(method.rawValue)
+                w.key("step_up_until_ms")
+                w.int(current.stepUpUntilMs ?? now)
+                w.key("risk")
+                Render.risk(current.risk, to: &w)
+                w.endObject()
+            }
+        case .failure(let refusal):
+            app.logger.notice(
+                "security: MFA step-up refused", metadata: ["session_hash": "\(SessionHash.of(session.id))", "refusal": "\(refusal)"])
+            switch refusal {
+            case .notEnrolled: throw RPCError(.mfaInvalid, reason: "mfa_not_enrolled")
+            case .invalid: throw RPCError(.mfaInvalid)
+            case .throttled(let retryAfterMs): throw RPCError(.rateLimited, retryAfterMs: retryAfterMs, bucket: "mfa")
+            case .locked(let untilMs): throw RPCError(.mfaInvalid, reason: "mfa_locked", untilMs: untilMs)
+            }
+        }
+    }
 }
 
 /// Session ids never appear in logs; a short hash lets operators correlate lines.

@@ -12,29 +12,42 @@ struct OrderMethods {
 
     static let placeMembers: Set<String> = ["instrument", "side", "type", "qty", "price", "tif", "client_order_id", "deadline_ms"]
 
-    /// The result writer, and the id of a newly placed order (for cancel-on-disconnect).
-    func handle(_ method: PrivateMethod, params: JSONObject, session: Session) async throws(RPCError) -> (ResultWriter, String?) {
-        if method == .orderPlace {
-            let (write, order) = try await place(params, session: session)
-            return (write, order)
-        }
+    /// An order that was placed: its id (for cancel-on-disconnect) and estimated notional (for the
+    /// account's risk baseline).
+    struct Placed: Sendable {
+        let orderID: String
+        let notional: FixedDecimal?
+    }
+
+    /// The result writer, and the newly placed order if there is one.
+    func handle(_ method: PrivateMethod, params: JSONObject, session: Session, gate: StepUpGate) async throws(RPCError) -> (ResultWriter, Placed?) {
+        if method == .orderPlace { return try await place(params, session: session, gate: gate) }
         return (try await handleOther(method, params: params, session: session), nil)
     }
 
-    private func place(_ params: JSONObject, session: Session) async throws(RPCError) -> (ResultWriter, String?) {
+    private func place(_ params: JSONObject, session: Session, gate: StepUpGate) async throws(RPCError) -> (ResultWriter, Placed?) {
         var request = try Self.parsePlace(params, session: session)
         // A key limited to some instruments cannot trade others; its notional cap joins the instrument's.
         guard restrictions.allows(instrument: request.instrument) else {
             throw RPCError(.forbidden, field: "params.instrument", reason: "instrument_not_allowed_for_key")
         }
+        let notional = await estimatedNotional(request)
+        try gate.checkOrder(notional: notional)
         request.maxNotional = restrictions.maxOrderNotional
         switch await venue.place(request, nowMs: clock.nowMs()) {
         case .success(let outcome):
             let (order, duplicate) = (outcome.order, outcome.duplicate)
-            return ({ w in Render.order(order, duplicate: duplicate, to: &w) }, duplicate ? nil : order.orderID)
+            return ({ w in Render.order(order, duplicate: duplicate, to: &w) }, duplicate ? nil : Placed(orderID: order.orderID, notional: notional))
         case .failure(let rejection):
             throw RPCError(rejection.code, field: rejection.field, reason: rejection.reason)
         }
+    }
+
+    /// price × qty for a limit order; for a market order, qty at the best opposite price.
+    private func estimatedNotional(_ request: OrderRequest) async -> FixedDecimal? {
+        if let price = request.price { return price.multiplied(by: request.qty) }
+        let (bid, ask) = await venue.bestBidAsk(instrument: request.instrument)
+        return (request.side == .buy ? ask : bid)?.multiplied(by: request.qty)
     }
 
     private func handleOther(_ method: PrivateMethod, params: JSONObject, session: Session) async throws(RPCError) -> ResultWriter {

@@ -14,11 +14,12 @@ enum PrivateMethod: String, CaseIterable {
     case accountBalances = "private/account.balances"
     case accountPositions = "private/account.positions"
     case cancelAllAfter = "private/cancel_all_after"
+    case mfaVerify = "private/mfa.verify"
 
     /// Any one of these scopes allows the method.
     var allowedScopes: Set<Scope> {
         switch self {
-        case .sessionStatus, .sessionList, .sessionRevoke, .logout: Set(Scope.allCases)
+        case .sessionStatus, .sessionList, .sessionRevoke, .logout, .mfaVerify: Set(Scope.allCases)
         case .orderPlace: [.trade]
         // A cancel-only key (kill-switch tooling) may cancel but never place.
         case .orderCancel, .orderCancelAll, .cancelAllAfter: [.trade, .cancel]

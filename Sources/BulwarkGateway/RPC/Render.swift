@@ -114,7 +114,11 @@ enum Render {
         w.endObject()
     }
 
-    static func session(_ session: Session, to w: inout JSONWriter) {
+    /// A session as its owner and operators see it: lifetimes, risk and assurance included.
+    /// `stepUpRequired` is given for the session's own `session.status`.
+    static func session(
+        _ session: Session, boundConnections: Int? = nil, stepUpRequired: Bool? = nil, nowMs: Int64, to w: inout JSONWriter
+    ) {
         w.beginObject()
         field(&w, "session_id", session.id)
         field(&w, "account_id", session.accountID)
@@ -125,6 +129,7 @@ enum Render {
         for scope in session.scopes.sorted() { w.string(scope.rawValue) }
         w.endArray()
         field(&w, "client_ip", session.clientIP)
+        field(&w, "network", session.network)
         w.key("created_ms")
         w.int(session.createdMs)
         w.key("last_activity_ms")
@@ -135,7 +140,50 @@ enum Render {
         w.int(session.absoluteDeadlineMs)
         w.key("expires_at_ms")
         w.int(session.expiresAtMs)
+        w.key("base_idle_timeout_ms")
+        w.int(session.baseIdleTimeoutMs)
+        w.key("base_absolute_timeout_ms")
+        w.int(session.baseAbsoluteTimeoutMs)
+        field(&w, "assurance", session.assurance(atMs: nowMs).rawValue)
+        if let verified = session.mfaVerifiedAtMs {
+            w.key("mfa_verified_ms")
+            w.int(verified)
+        }
+        if let until = session.stepUpUntilMs, until > nowMs {
+            w.key("step_up_until_ms")
+            w.int(until)
+        }
+        w.key("risk")
+        risk(session.risk, to: &w)
+        if let boundConnections {
+            w.key("connections")
+            w.int(Int64(boundConnections))
+        }
+        if let stepUpRequired {
+            w.key("step_up_required")
+            w.bool(stepUpRequired)
+        }
         w.endObject()
+    }
+
+    static func risk(_ risk: SessionRisk, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("score")
+        score(risk.score, to: &w)
+        field(&w, "level", risk.level.rawValue)
+        w.key("reasons")
+        w.beginArray()
+        for reason in risk.reasons { w.string(reason) }
+        w.endArray()
+        w.endObject()
+    }
+
+    /// A score in [0, 1] as a JSON number with three decimals (`0.125`), never in exponent form.
+    static func score(_ value: Double, to w: inout JSONWriter) {
+        let thousandths = Int64((min(max(value.isNaN ? 1 : value, 0), 1) * 1000).rounded())
+        let digits = String(thousandths)
+        let text = thousandths == 1000 ? "1" : "0." + String(repeating: "0", count: 3 - digits.count) + digits
+        w.number(JSONNumber(text)!)
     }
 
     static func field(_ w: inout JSONWriter, _ key: String, _ value: String) {
