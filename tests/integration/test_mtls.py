@@ -312,3 +312,48 @@ def test_admin_key_lifecycle_and_account_disable(admin_gateway):
     assert old["expires_ms"] <= time.time() * 1000 + 1000
     status, body = admin_json(admin_gateway, "POST", f"/admin/v1/keys/{rotated['key_id']}/unlock")
     assert status == 200 and body == {"unlocked": True}
+
+
+def test_admin_enrols_totp_shows_and_revokes_sessions(admin_gateway):
+    import base64
+    import io
+
+    import pyotp
+    import zxingcpp
+    from PIL import Image
+    data = admin_gateway.data
+    account_id = run_cli(data, "accounts", "create", "--name", "admin-mfa-" + os.urandom(3).hex())["account_id"]
+    signer = Ed25519Key()
+    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
+                     b64u(signer.public_raw()), "--scopes", "read")["key_id"]
+    status, enrolment = admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/mfa", {"algorithm": "sha256", "digits": 8})
+    assert status == 201 and enrolment["algorithm"] == "SHA256" and len(enrolment["recovery_codes"]) == 10
+    qr = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(enrolment["qr_png_base64"]))))
+    assert [code.text for code in qr] == [enrolment["otpauth_uri"]]
+    status, error = admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/mfa", {"digits": 9})
+    assert status == 400 and error["field"] == "params.digits"
+    status, error = admin_json(admin_gateway, "POST", "/admin/v1/accounts/a_nobody/mfa", {})
+    assert status == 400 and error["error"] == "mfa_enrolment_failed"
+
+    async def scenario():
+        client = await Client.connect(admin_gateway.url, admin_gateway.ca)
+        session = await client.login(key_id, signer)
+        code = pyotp.parse_uri(enrolment["otpauth_uri"]).now()
+        assert (await client.call("private/mfa.verify", {"code": code}))["result"]["assurance"] == "aal2"
+        status, shown = await asyncio.to_thread(admin_json, admin_gateway, "GET", f"/admin/v1/sessions/{session['session_id']}")
+        assert status == 200 and shown["assurance"] == "aal2" and shown["connections"] == 1 and shown["risk"]["level"] == "low"
+        status, body = await asyncio.to_thread(admin_json, admin_gateway, "POST", f"/admin/v1/sessions/{session['session_id']}/revoke")
+        assert status == 200 and body == {"revoked": True}
+        notice = await client.next_notification(lambda m: m.get("method") == "session.terminated", timeout=5)
+        assert notice["params"]["reason"] == "revoked"
+        # Ended sessions are still shown, from the store.
+        status, shown = await asyncio.to_thread(admin_json, admin_gateway, "GET", f"/admin/v1/sessions/{session['session_id']}")
+        assert status == 200 and shown["live"] is False and shown["end_reason"] == "revoked"
+        status, _ = await asyncio.to_thread(admin_json, admin_gateway, "POST", "/admin/v1/sessions/s_missing/revoke")
+        assert status == 404
+    asyncio.run(scenario())
+    status, mfa = admin_json(admin_gateway, "GET", f"/admin/v1/accounts/{account_id}/mfa")
+    assert status == 200 and mfa["active"] is True and mfa["recovery_codes_left"] == 10
+    assert admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/mfa/unlock") == (200, {"unlocked": True})
+    assert admin_json(admin_gateway, "DELETE", f"/admin/v1/accounts/{account_id}/mfa") == (200, {"removed": True})
+    assert admin_json(admin_gateway, "DELETE", f"/admin/v1/accounts/{account_id}/mfa")[0] == 404
