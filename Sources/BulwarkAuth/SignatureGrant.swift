@@ -9,6 +9,8 @@ public struct SignatureGrant: Sendable {
     public let signature: [UInt8]
     public let cancelOnDisconnect: CancelOnDisconnect?
     public let resume: Resume?
+    /// Session-key agreement requested with the login (PROTOCOL.md §5).
+    public let keyExchange: KeyExchangeOffer?
 
     /// `resume`: re-attach to a live session after a reconnect (PROTOCOL.md §4.3).
     public struct Resume: Sendable, Equatable {
@@ -52,7 +54,7 @@ public struct SignatureGrant: Sendable {
 
     public init(
         keyID: String, timestampMs: Int64, nonce: String, scopes: [String]?, signature: [UInt8],
-        cancelOnDisconnect: CancelOnDisconnect? = nil, resume: Resume? = nil
+        cancelOnDisconnect: CancelOnDisconnect? = nil, resume: Resume? = nil, keyExchange: KeyExchangeOffer? = nil
     ) {
         self.keyID = keyID
         self.timestampMs = timestampMs
@@ -61,6 +63,7 @@ public struct SignatureGrant: Sendable {
         self.signature = signature
         self.cancelOnDisconnect = cancelOnDisconnect
         self.resume = resume
+        self.keyExchange = keyExchange
     }
 
     public init(params: ParamsReader) throws(RPCError) {
@@ -77,7 +80,7 @@ public struct SignatureGrant: Sendable {
         }
         self.signature = signature
         if let object = try params.object("cancel_on_disconnect") {
-            let reader = try ParamsReader(object, allowed: ["scope", "grace_ms"])
+            let reader = try ParamsReader(object, allowed: ["scope", "grace_ms"], path: "cancel_on_disconnect.")
             guard let scope = try reader.enumValue("scope", as: CancelOnDisconnect.Scope.self) else {
                 throw .invalidParams("cancel_on_disconnect.scope", "required")
             }
@@ -87,21 +90,23 @@ public struct SignatureGrant: Sendable {
             cancelOnDisconnect = nil
         }
         if let object = try params.object("resume") {
-            let reader = try ParamsReader(object, allowed: ["session_id", "last_private_seq"])
+            let reader = try ParamsReader(object, allowed: ["session_id", "last_private_seq"], path: "resume.")
             resume = Resume(
                 sessionID: try reader.requiredString("session_id", maxLength: 64),
                 lastPrivateSeq: try reader.int("last_private_seq", in: 0...(1 << 53)) ?? 0)
         } else {
             resume = nil
         }
-        // Session keys belong to a later milestone; refusing them explicitly is better than a
-        // login that silently lacks what the client asked for.
-        if params.has("kx") { throw .invalidParams("kx", "not_supported_yet") }
+        if let object = try params.object("kx") {
+            keyExchange = try KeyExchangeOffer(params: try ParamsReader(object, allowed: KeyExchangeOffer.allowedMembers, path: "kx."))
+        } else {
+            keyExchange = nil
+        }
     }
 
     public func signingString(challenge: String) -> SigningString {
         SigningString(
             keyID: keyID, challenge: challenge, timestampMs: timestampMs, nonce: nonce, scopes: scopes,
-            keyExchangeHash: nil)
+            keyExchangeHash: keyExchange?.hash)
     }
 }

@@ -3,7 +3,17 @@ import BulwarkAuth
 
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Developer tools.", subcommands: [TestVectors.self])
+        abstract: "Developer tools.", subcommands: [TestVectors.self, SessionKeyVectors.self])
+
+    struct SessionKeyVectors: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "session-key-vectors",
+            abstract: "Print session-key and sealed-frame test vectors (docs/vectors/session-keys.json is this output).")
+
+        func run() async throws {
+            print(try SessionKeyTestVectors.document(), terminator: "")
+        }
+    }
 
     struct TestVectors: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

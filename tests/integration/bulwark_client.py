@@ -94,14 +94,17 @@ class Client:
                 return reply
             self.notifications.append(reply)
 
-    def auth_params(self, key_id, key, scopes=None, timestamp_ms=None, nonce=None, challenge=None, **extra):
+    def auth_params(self, key_id, key, scopes=None, timestamp_ms=None, nonce=None, challenge=None, kx=None, **extra):
+        """`kx` is a sealed.KeyOffer: its shares go in `kx` and its hash is the signed string's last line."""
         timestamp_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
         nonce = nonce or b64u(secrets.token_bytes(16))
-        text = signing_string(key_id, challenge or self.challenge, timestamp_ms, nonce, scopes)
+        text = signing_string(key_id, challenge or self.challenge, timestamp_ms, nonce, scopes, kx.hash() if kx else "")
         params = {"grant_type": "signature", "key_id": key_id, "timestamp_ms": timestamp_ms, "nonce": nonce,
                   "signature": b64u(key.sign(text.encode()))}
         if scopes is not None:
             params["scopes"] = scopes
+        if kx is not None:
+            params["kx"] = kx.params()
         params.update(extra)
         return params
 

@@ -85,7 +85,8 @@ public struct TOTP: Sendable {
     /// reveals neither which step matched nor how many leading digits were right. Returns the
     /// matching counter so the caller can refuse replays (a counter ≤ the last used counter must be
     /// refused by the caller), or nil if none matches. Codes of the wrong length or containing
-    /// anything but ASCII digits are refused outright.
+    /// anything but ASCII digits are refused outright. A negative `window` counts as 0; the cost grows
+    /// with the window, so keep it small (RFC 6238 §5.2 recommends at most one step back).
     public func verify(_ code: String, atUnixMs ms: Int64, window: Int = 1) -> UInt64? {
         let submitted = Array(code.utf8)
         guard submitted.count == digits,

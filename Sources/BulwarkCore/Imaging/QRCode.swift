@@ -186,6 +186,8 @@ struct BitBuffer {
 
 /// How a version/level splits its codewords into Reed-Solomon blocks (ISO/IEC 18004 Table 9).
 struct QRBlockLayout {
+    typealias ErrorCorrection = QRCode.ErrorCorrection
+
     let totalCodewords: Int
     let errorCorrectionPerBlock: Int
     let blockCount: Int
@@ -198,8 +200,6 @@ struct QRBlockLayout {
         errorCorrectionPerBlock = Int(Self.errorCorrectionCodewordsPerBlock[level][version])
         blockCount = Int(Self.blockCounts[level][version])
     }
-
-    typealias ErrorCorrection = QRCode.ErrorCorrection
 
     /// Splits `data` into blocks (the shorter blocks first, the rest one codeword longer), appends
     /// each block's error correction, then interleaves: the i-th data codeword of every block in

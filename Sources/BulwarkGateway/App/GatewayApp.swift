@@ -78,7 +78,7 @@ public final class GatewayApp: Sendable {
     /// Called on the event loop right after `101 Switching Protocols`.
     func attachWebSocket(channel: any Channel) throws {
         let limits = configuration.limits
-        let (stream, continuation) = AsyncStream.makeStream(of: RPCRequest.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: InboundMessage.self)
         let inFlight = InFlightCounter()
         let intake = RequestIntake(
             parser: StrictJSONParser(limits: Self.messageLimits), continuation: continuation, inFlight: inFlight, maxInFlight: limits.maxInFlight)
@@ -97,8 +97,11 @@ public final class GatewayApp: Sendable {
         metrics.connectionsOpen.add(1, ordering: .relaxed)
         Task { [metrics] in
             await connection.start()
-            for await request in stream {
-                await connection.handle(request)
+            for await message in stream {
+                switch message {
+                case .request(let request): await connection.handle(request)
+                case .sealed(let frame): await connection.handleSealed(frame)
+                }
                 inFlight.decrement()
             }
             await connection.closed()

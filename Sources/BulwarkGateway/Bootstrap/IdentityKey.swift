@@ -9,6 +9,11 @@ public struct IdentityKey: Sendable {
 
     public var publicKeyB64u: String { Base64URL.encode(privateKey.publicKey.rawRepresentation) }
 
+    /// Reads an existing identity key (for operator commands; never creates one).
+    public static func load(path: String) throws -> IdentityKey {
+        IdentityKey(privateKey: try Curve25519.Signing.PrivateKey(rawRepresentation: Ed25519PEM.decodePrivateKey(SecretFile.read(path))))
+    }
+
     public static func loadOrCreate(path: String) throws -> (IdentityKey, created: Bool) {
         if SecretFile.exists(path) {
             let raw = try Ed25519PEM.decodePrivateKey(SecretFile.read(path))

@@ -25,9 +25,22 @@ actor Connection: SessionListener {
     private(set) var session: Session?
     /// The logged-in key's instrument and notional limits, applied to every order.
     private var keyRestrictions = KeyRestrictions()
-    /// The logged-in key's sealed-frame policy: with `mac` or `aead`, private methods in plain text
-    /// frames are refused (`sealed_required`); sealed frames arrive with the session-keys milestone.
+    /// The logged-in key's sealed-frame policy: with `mac` or `aead`, private methods must arrive in
+    /// sealed frames of a mode that satisfies it (`sealed_required` otherwise).
     private var sealedPolicy = SealedFramePolicy.none
+    /// Session keys and sequence numbers (PROTOCOL.md §5), after a login with `kx`. Only in memory;
+    /// dropped (and so zeroed) when the session ends or a re-login comes without `kx`.
+    private var sealedChannel: SealedChannel?
+    /// Keys agreed by the login being answered: they take over once its result has been sent, so a
+    /// re-login over sealed frames is answered under the old keys.
+    private var pendingKeys: PendingKeys?
+    /// The mode the request being handled arrived in (nil: a plain text frame).
+    private var requestMode: SealedFrameMode?
+
+    private enum PendingKeys {
+        case install(SessionKeys)
+        case drop
+    }
     private var subscriptions: [String: SubscriptionTopic] = [:]
     private var phase = Phase.open
     private var authDeadline: Task<Void, Never>?
@@ -161,30 +174,98 @@ actor Connection: SessionListener {
     }
 
     private func forgetSession(_ sessionID: String) {
-        if session?.id == sessionID { session = nil }
+        guard session?.id == sessionID else { return }
+        session = nil
+        sealedChannel = nil
     }
 
     // MARK: Dispatch
 
-    func handle(_ request: RPCRequest) async {
+    func handle(_ request: RPCRequest, sealedMode: SealedFrameMode? = nil) async {
         let usIn = app.clock.nowUs()
+        requestMode = sealedMode
+        defer { requestMode = nil }
         guard phase == .open else {
             reply(request.id, error: RPCError(.internalError, reason: "shutting_down"))
             return
         }
         do throws(RPCError) {
             let write = try await dispatch(request)
-            outbound.send(RPCResponse.success(id: request.id, usIn: usIn, usOut: app.clock.nowUs(), writeResult: write))
+            respond(RPCResponse.success(id: request.id, usIn: usIn, usOut: app.clock.nowUs(), writeResult: write))
         } catch {
             reply(request.id, error: error)
         }
+        applyPendingKeys()
         let topics = pendingTopics
         pendingTopics.removeAll()
         for topic in topics { await app.marketData.subscribe(topic, subscriber: subscriber) }
     }
 
+    /// A binary frame: opened with the session keys (tag first, then the exact next sequence number),
+    /// then handled like a text request, and answered sealed in the same mode. Any violation is
+    /// answered in plain text and closes the connection with 4005: the stream can no longer be trusted.
+    func handleSealed(_ frame: [UInt8]) async {
+        guard phase == .open else { return }
+        guard var channel = sealedChannel else { return sealedFailure(.noSessionKeys) }
+        let opened: (mode: SealedFrameMode, payload: [UInt8])
+        do throws(SealedFrameError) {
+            opened = try channel.open(frame)
+        } catch {
+            return sealedFailure(error)
+        }
+        sealedChannel = channel
+        let request: RPCRequest
+        do {
+            request = try RPCRequestDecoder.decode(try StrictJSONParser(limits: GatewayApp.messageLimits).parse(opened.payload))
+        } catch let error as JSONParseError {
+            return sealedReply(RPCResponse.error(id: nil, RPCError(.parseError, reason: error.reason.wireName)), mode: opened.mode)
+        } catch let failure as RPCRequestDecoder.Failure {
+            return sealedReply(RPCResponse.error(id: failure.id, failure.error), mode: opened.mode)
+        } catch {
+            return sealedReply(RPCResponse.error(id: nil, RPCError(.parseError)), mode: opened.mode)
+        }
+        await handle(request, sealedMode: opened.mode)
+    }
+
+    private func sealedFailure(_ error: SealedFrameError) {
+        app.metrics.sealedFrameViolations.add(1, ordering: .relaxed)
+        app.logger.notice(
+            "security: sealed frame refused", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "error": "\(error)"])
+        let reason: String
+        switch error {
+        case .malformed: reason = "malformed_frame"
+        case .noSessionKeys: reason = "no_session_keys"
+        case .macInvalid: reason = "tag_mismatch"
+        case .sequenceViolation(let expected, let got): reason = "expected_seq_\(expected)_got_\(got)"
+        }
+        outbound.send(RPCResponse.error(id: nil, RPCError(error.code, reason: reason)))
+        phase = .draining
+        outbound.close(.sealedFrameViolation, reason: error.code.name)
+    }
+
+    /// Answers in the mode the request came in: sealed requests get sealed responses.
+    private func respond(_ bytes: [UInt8]) {
+        if let mode = requestMode { sealedReply(bytes, mode: mode) } else { outbound.send(bytes) }
+    }
+
+    private func sealedReply(_ bytes: [UInt8], mode: SealedFrameMode) {
+        guard var channel = sealedChannel else { return outbound.send(bytes) }
+        outbound.sendBinary(channel.seal(bytes, mode: mode))
+        sealedChannel = channel
+    }
+
     private func reply(_ id: RPCID, error: RPCError) {
-        outbound.send(RPCResponse.error(id: id, error))
+        respond(RPCResponse.error(id: id, error))
+    }
+
+    /// After a login's result went out: its keys replace the old ones (sequences restart at 1).
+    private func applyPendingKeys() {
+        switch pendingKeys {
+        case .install(let keys): sealedChannel = SealedChannel(serverSideOf: keys)
+        case .drop: sealedChannel = nil
+        case nil: break
+        }
+        pendingKeys = nil
     }
 
     /// Returns a writer for the `result` member.
@@ -245,6 +326,9 @@ actor Connection: SessionListener {
         let grantType = try reader.requiredString("grant_type", maxLength: 32)
         guard grantType == "signature" else { throw RPCError.invalidParams("grant_type", "unsupported_value") }
         let grant = try SignatureGrant(params: reader)
+        if let offer = grant.keyExchange, !SessionKeyExchange.isUsable(offer) {
+            throw RPCError.invalidParams("kx.x25519", "invalid_key")
+        }
         let now = app.clock.nowMs()
         // Repeated failures for this key id or from this address must wait before being checked again.
         if case .wait(let retryAfterMs) = app.loginThrottle.admit(keyID: grant.keyID, ip: clientIP, nowMs: now) {
@@ -260,6 +344,7 @@ actor Connection: SessionListener {
             throw error
         }
         let outcome = try establishSession(grant, granted: granted, nowMs: now)
+        let keyExchange = try agreeSessionKeys(grant.keyExchange, sessionID: outcome.session.id)
         // The challenge is single-use: the next login on this connection must sign a new one. (A
         // login refused after its signature was checked keeps the challenge, so the client can
         // retry; its nonce is already spent, so the refused frame itself cannot be replayed.)
@@ -313,7 +398,39 @@ actor Connection: SessionListener {
             w.bool(outcome.kind == .resumed)
             w.key("replayed")
             w.int(0)
+            if let keyExchange {
+                w.key("kx")
+                w.beginObject()
+                w.key("x25519")
+                w.string(Base64URL.encode(keyExchange.x25519))
+                if let ciphertext = keyExchange.mlkem768Ciphertext {
+                    w.key("mlkem768_ct")
+                    w.string(Base64URL.encode(ciphertext))
+                }
+                w.key("sig")
+                w.string(Base64URL.encode(keyExchange.signature))
+                w.endObject()
+            }
             w.endObject()
+        }
+    }
+
+    /// Agrees session keys over the challenge this login signed; they are installed once the result
+    /// is sent. A login without `kx` drops any earlier keys.
+    private func agreeSessionKeys(_ offer: KeyExchangeOffer?, sessionID: String) throws(RPCError) -> KeyExchangeAnswer? {
+        guard let offer else {
+            pendingKeys = .drop
+            return nil
+        }
+        do throws(KeyExchangeFailure) {
+            let answer = try SessionKeyExchange.answer(offer, challenge: challenge, sessionID: sessionID, identity: app.identity.privateKey)
+            pendingKeys = .install(answer.keys)
+            return answer
+        } catch {
+            // Checked before the login (`isUsable`); reaching here means the keys failed late.
+            app.sessions.end(id: sessionID, reason: .logout, nowMs: app.clock.nowMs(), notify: false)
+            session = nil
+            throw RPCError.invalidParams(error == .invalidMLKEM ? "kx.mlkem768" : "kx.x25519", "invalid_key")
         }
     }
 
@@ -457,7 +574,9 @@ actor Connection: SessionListener {
     private func dispatchPrivate(_ request: RPCRequest, session: Session) async throws(RPCError) -> ResultWriter {
         guard let method = PrivateMethod(rawValue: request.method) else { throw RPCError(.methodNotFound) }
         guard method.isAllowed(by: session.scopes) else { throw RPCError(.forbidden) }
-        guard sealedPolicy == .none else { throw RPCError(.sealedRequired, reason: "key_requires_\(sealedPolicy.rawValue)_frames") }
+        guard requestMode?.satisfies(sealedPolicy) ?? (sealedPolicy == .none) else {
+            throw RPCError(.sealedRequired, reason: "key_requires_\(sealedPolicy.rawValue)_frames")
+        }
         switch method {
         case .sessionStatus:
             _ = try ParamsReader(request.params, allowed: [])
@@ -512,6 +631,7 @@ actor Connection: SessionListener {
             app.protection.forget(sessionID: session.id)
             app.risk.sessionEnded(session.id)
             self.session = nil
+            pendingKeys = .drop
             // An explicit logout says what to do with orders; no timer acts after it.
             deadMansSwitch?.cancel()
             deadMansSwitch = nil

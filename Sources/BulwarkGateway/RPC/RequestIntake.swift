@@ -9,6 +9,14 @@ final class InFlightCounter: Sendable {
     func decrement() { value.subtract(1, ordering: .relaxed) }
 }
 
+/// What the event loop hands to a connection's actor, in arrival order.
+enum InboundMessage: Sendable {
+    /// A text frame, already parsed and decoded.
+    case request(RPCRequest)
+    /// A binary frame: a sealed request, opened (and then parsed) by the actor, which holds the keys.
+    case sealed([UInt8])
+}
+
 /// The event-loop side of a connection: parses each message strictly, answers malformed ones at
 /// once, bounds the requests in flight, and queues the rest, in order, for the connection actor.
 ///
@@ -16,13 +24,13 @@ final class InFlightCounter: Sendable {
 /// `rate_limited` with the request's own id instead of being buffered without bound.
 final class RequestIntake: WebSocketMessageSink {
     private let parser: StrictJSONParser
-    private let continuation: AsyncStream<RPCRequest>.Continuation
+    private let continuation: AsyncStream<InboundMessage>.Continuation
     private let inFlight: InFlightCounter
     private let maxInFlight: Int
     var outbound: ConnectionOutbound?
 
     init(
-        parser: StrictJSONParser, continuation: AsyncStream<RPCRequest>.Continuation, inFlight: InFlightCounter,
+        parser: StrictJSONParser, continuation: AsyncStream<InboundMessage>.Continuation, inFlight: InFlightCounter,
         maxInFlight: Int
     ) {
         self.parser = parser
@@ -51,7 +59,17 @@ final class RequestIntake: WebSocketMessageSink {
             reply(RPCResponse.error(id: request.id, RPCError(.rateLimited, retryAfterMs: 10, bucket: "in_flight")))
             return
         }
-        continuation.yield(request)
+        continuation.yield(.request(request))
+    }
+
+    func received(binary: [UInt8]) {
+        // The request id is inside the sealed payload, so an overload answer cannot name it.
+        guard inFlight.increment() <= maxInFlight else {
+            inFlight.decrement()
+            reply(RPCResponse.error(id: nil, RPCError(.rateLimited, retryAfterMs: 10, bucket: "in_flight")))
+            return
+        }
+        continuation.yield(.sealed(binary))
     }
 
     func connectionClosed() {

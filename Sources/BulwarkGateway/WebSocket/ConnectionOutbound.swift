@@ -17,6 +17,12 @@ struct ConnectionOutbound: Sendable {
         channel.eventLoop.execute { handler.value.sendText(bytes) }
     }
 
+    /// Sends a binary message (a sealed frame).
+    func sendBinary(_ bytes: [UInt8]) {
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.sendBinary(bytes) }
+    }
+
     func close(_ code: CloseCode, reason: String = "") {
         let handler = self.handler
         channel.eventLoop.execute { handler.value.close(code: code, reason: reason) }

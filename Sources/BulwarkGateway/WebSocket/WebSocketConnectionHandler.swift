@@ -6,6 +6,8 @@ import NIOWebSocket
 protocol WebSocketMessageSink: AnyObject {
     /// A complete text message (UTF-8 already validated). Called on the event loop.
     func received(text: [UInt8])
+    /// A complete binary message: a sealed frame (PROTOCOL.md §5). Called on the event loop.
+    func received(binary: [UInt8])
     /// The connection is gone (either side closed, or it failed).
     func connectionClosed()
 }
@@ -13,7 +15,7 @@ protocol WebSocketMessageSink: AnyObject {
 /// The RFC 6455 layer after NIO's frame decoder: masking, RSV bits, fragmentation with limits,
 /// UTF-8 of text messages, control frames, keepalive and the close handshake.
 ///
-/// Only whole text messages leave this handler; everything that violates the protocol closes the
+/// Only whole text and binary messages leave this handler; everything that violates the protocol closes the
 /// connection with the close code RFC 6455 and PROTOCOL.md §8 give for it.
 final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
@@ -29,6 +31,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private struct PartialMessage {
         var buffer: ByteBuffer
         var fragments: Int
+        let isBinary: Bool
     }
 
     private let limits: ConnectionLimits
@@ -87,12 +90,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return fail(context, .protocolError, "reserved bits set") }
 
         switch frame.opcode {
-        case .text:
+        case .text, .binary:
             guard partial == nil else { return fail(context, .protocolError, "new message inside a fragmented one") }
             startMessage(context: context, frame: frame)
-        case .binary:
-            // Sealed binary frames (PROTOCOL.md §5) are not served yet.
-            fail(context, .unsupportedData, "binary frames are not supported yet")
         case .continuation:
             guard partial != nil else { return fail(context, .protocolError, "continuation without a message") }
             continueMessage(context: context, frame: frame)
@@ -114,10 +114,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private func startMessage(context: ChannelHandlerContext, frame: WebSocketFrame) {
         let payload = frame.unmaskedData
         guard payload.readableBytes <= limits.maxMessageBytes else { return fail(context, .messageTooBig, "message too big") }
+        let isBinary = frame.opcode == .binary
         if frame.fin {
-            deliver(context: context, message: payload)
+            deliver(context: context, message: payload, isBinary: isBinary)
         } else {
-            partial = PartialMessage(buffer: payload, fragments: 1)
+            partial = PartialMessage(buffer: payload, fragments: 1, isBinary: isBinary)
         }
     }
 
@@ -133,14 +134,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         message.buffer.writeBuffer(&payload)
         if frame.fin {
             partial = nil
-            deliver(context: context, message: message.buffer)
+            deliver(context: context, message: message.buffer, isBinary: message.isBinary)
         } else {
             partial = message
         }
     }
 
-    private func deliver(context: ChannelHandlerContext, message: ByteBuffer) {
+    private func deliver(context: ChannelHandlerContext, message: ByteBuffer, isBinary: Bool) {
         let bytes = message.readableBytesView
+        // Binary messages are sealed frames: their integrity is checked by the connection.
+        if isBinary { return sink?.received(binary: Array(bytes)) ?? () }
         // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection with 1007.
         guard String(validating: bytes, as: UTF8.self) != nil else {
             return fail(context, .invalidPayload, "invalid UTF-8")
@@ -151,11 +154,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     // MARK: Sending and closing
 
     /// Sends one text message; a no-op once closing. Must run on the event loop.
-    func sendText(_ bytes: [UInt8]) {
+    func sendText(_ bytes: [UInt8]) { sendMessage(bytes, opcode: .text) }
+
+    /// Sends one binary message (a sealed frame); a no-op once closing. Must run on the event loop.
+    func sendBinary(_ bytes: [UInt8]) { sendMessage(bytes, opcode: .binary) }
+
+    private func sendMessage(_ bytes: [UInt8], opcode: WebSocketOpcode) {
         guard case .open = state, let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        send(context, WebSocketFrame(fin: true, opcode: .text, data: buffer))
+        send(context, WebSocketFrame(fin: true, opcode: opcode, data: buffer))
         context.flush()
     }
 
