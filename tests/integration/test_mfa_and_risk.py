@@ -60,7 +60,7 @@ def test_enrolment_gives_a_scannable_otpauth_qr_code_and_recovery_codes(mfa_gate
     assert uri.startswith("otpauth://totp/Bulwark:") and "issuer=Bulwark" in uri and enrolment["status"] == "pending"
     # An independent decoder reads the PNG back to the exact URI, and so does the JSON copy.
     for image in (Image.open(qr_path), Image.open(io.BytesIO(__import__("base64").b64decode(enrolment["qr_png_base64"])))):
-        decoded = zxingcpp.read_barcodes(image)
+        decoded = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
         assert [d.text for d in decoded] == [uri]
     # pyotp (the "authenticator app") understands the URI: same secret, SHA1, 6 digits, 30 s.
     parsed = pyotp.parse_uri(uri)

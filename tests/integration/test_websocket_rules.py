@@ -42,7 +42,8 @@ def test_upgrade_refusals(gateway, headers, version, path, status):
     (lambda c: c.send_frame(0x3, b"x"), 1002),
     (lambda c: c.send_frame(CONT, b"x"), 1002),
     (lambda c: (c.send_frame(TEXT, b"{", fin=False), c.send_frame(TEXT, b"}")), 1002),
-    (lambda c: c.send_frame(BINARY, b"\x01\x02"), 1003),
+    # Binary frames are sealed frames (PROTOCOL §5): without session keys, 4005.
+    (lambda c: c.send_frame(BINARY, b"\x01\x02"), 4005),
     (lambda c: c.send_frame(TEXT, b'{"a":"\xff"}'), 1007),
     (lambda c: (c.send_frame(TEXT, b'{"a":"\xe2\x82', fin=False), c.send_frame(CONT, b'"}')), 1007),
     (lambda c: c.send_frame(TEXT, b"x" * 65537), 1009),

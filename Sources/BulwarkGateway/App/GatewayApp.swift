@@ -21,6 +21,7 @@ public final class GatewayApp: Sendable {
     let mfa: MFAService
     let risk: SessionRiskService
     let protection = DisconnectProtection()
+    let savedSubscriptions = SavedSubscriptions()
     let hub: FanoutHub
     let venue: BuiltinVenue
     let marketData: MarketDataPublisher
@@ -53,7 +54,9 @@ public final class GatewayApp: Sendable {
                 idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs,
                 warningLeadMs: configuration.sessionWarningLeadMs, maxPerAccount: configuration.sessionsPerAccount,
                 onLimit: configuration.sessionLimitBehaviour, stepUpTTLMs: configuration.stepUpTTLMs),
-            journal: StoreSessionJournal(store: store, logger: logger))
+            journal: SessionLifecycleJournal(
+                store: StoreSessionJournal(store: store, logger: logger), privateLog: marketData.privateLog,
+                savedSubscriptions: savedSubscriptions))
         let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
         mfa = MFAService(store: store, policy: configuration.mfa) { try SecretBox(masterKey: SecretBox.loadKey(file: masterKeyPath)) }
         risk = SessionRiskService(

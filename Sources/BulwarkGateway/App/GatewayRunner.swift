@@ -32,7 +32,7 @@ public struct GatewayRunner: Sendable {
 
 
         let hub = FanoutHub()
-        let marketData = MarketDataPublisher(hub: hub)
+        let marketData = MarketDataPublisher(hub: hub, privateLog: PrivateEventLog(capacity: configuration.replayEvents))
         let venue = BuiltinVenue(instruments: DemoMarket.instruments, events: marketData)
         marketData.venue = venue
         // Read the feed position first: a deposit landing in between is then both read here and

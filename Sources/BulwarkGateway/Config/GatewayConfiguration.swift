@@ -43,6 +43,8 @@ public struct GatewayConfiguration: Sendable {
     public var sessionsPerAccount: Int
     public var sessionLimitBehaviour: SessionPolicy.LimitBehaviour
     public var stepUpTTLMs: Int64 = SessionPolicy().stepUpTTLMs
+    /// Private events kept per account for resume.
+    public var replayEvents = 1024
     /// Orders at or above this notional need a fresh step-up (nil: no such rule).
     public var stepUpOrderNotional: FixedDecimal?
     public var mfa = MFAService.Policy()
@@ -160,6 +162,8 @@ public struct GatewayConfiguration: Sendable {
 
     /// Step-up, MFA and risk settings (docs/risk-engine.md explains the numbers).
     private mutating func readSessionSecurity(string: (String) -> String, int: (String) -> Int, bool: (String) -> Bool) throws {
+        replayEvents = int("session.replay_events")
+        guard (16...100_000).contains(replayEvents) else { throw ConfigurationError("session.replay_events must be within 16...100000") }
         stepUpTTLMs = Int64(int("session.step_up_ttl_ms"))
         guard stepUpTTLMs > 0 else { throw ConfigurationError("session.step_up_ttl_ms must be positive") }
         let notional = string("mfa.step_up_order_notional")

@@ -59,6 +59,7 @@ public enum SettingCatalogue {
         SettingSpec(key: "session.warning_lead_ms", kind: .int, defaultValue: "60000", help: "`session.expiring` is sent this long before a session's deadline (at least 10000)."),
         SettingSpec(key: "session.max_per_account", kind: .int, defaultValue: "20", help: "Live sessions one account may hold on this node."),
         SettingSpec(key: "session.on_limit", kind: .string, defaultValue: "evict_oldest", help: "At the limit: evict_oldest (the oldest session ends, 4002) or refuse (the new login gets forbidden, too_many_sessions)."),
+        SettingSpec(key: "session.replay_events", kind: .int, defaultValue: "1024", help: "Private events (orders, fills, balances, session) kept per account for resume; older ones cannot be replayed (replay_complete false)."),
         SettingSpec(key: "session.step_up_ttl_ms", kind: .int, defaultValue: "900000", help: "How long a TOTP step-up (private/mfa.verify) keeps a session at aal2."),
         SettingSpec(key: "mfa.issuer", kind: .string, defaultValue: "Bulwark", help: "Issuer shown by authenticator apps for TOTP enrolments."),
         SettingSpec(key: "mfa.step_up_order_notional", kind: .string, defaultValue: "1000000", help: "Orders (place, amend) at or above this notional (price x qty, quote units) need a fresh TOTP step-up; empty disables."),

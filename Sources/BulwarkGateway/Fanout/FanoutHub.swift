@@ -67,20 +67,25 @@ public final class FanoutHub: Sendable {
     /// - Parameters:
     ///   - explicitSeq: the seq to stamp (book topics use the engine's book sequence so snapshots and
     ///     deltas line up); nil takes the topic's next seq.
+    ///   - privateSeq: the account-wide `private_seq` of a private event (kept for resume).
     ///   - writeData: writes the `data` member's value.
+    /// - Returns: the encoded notification when it was encoded (there were subscribers, or it
+    ///   carries a `private_seq` and must be kept for replay).
+    @discardableResult
     public func publish(
-        topic: String, channel: String, explicitSeq: UInt64? = nil, prevSeq: UInt64? = nil,
+        topic: String, channel: String, explicitSeq: UInt64? = nil, prevSeq: UInt64? = nil, privateSeq: UInt64? = nil,
         delivery: Delivery, writeData: (inout JSONWriter) -> Void
-    ) {
+    ) -> [UInt8]? {
         let (seq, subscribers) = topics.withLock { topics -> (UInt64, [Subscriber]) in
             var state = topics[topic, default: Topic()]
             state.seq = explicitSeq ?? (state.seq + 1)
             topics[topic] = state
             return (state.seq, Array(state.subscribers.values))
         }
-        guard !subscribers.isEmpty else { return }
-        let bytes = Notification.subscription(channel: channel, seq: seq, prevSeq: prevSeq, writeData: writeData)
-        deliver(bytes, to: subscribers, delivery: delivery)
+        guard !subscribers.isEmpty || privateSeq != nil else { return nil }
+        let bytes = Notification.subscription(channel: channel, seq: seq, prevSeq: prevSeq, privateSeq: privateSeq, writeData: writeData)
+        if !subscribers.isEmpty { deliver(bytes, to: subscribers, delivery: delivery) }
+        return bytes
     }
 
     /// Sends already-encoded notification bytes to one subscriber (a snapshot on subscribe).
@@ -122,7 +127,7 @@ public final class FanoutHub: Sendable {
 /// Server-to-client notifications (PROTOCOL.md §2, §7).
 public enum Notification {
     public static func subscription(
-        channel: String, seq: UInt64, prevSeq: UInt64?, writeData: (inout JSONWriter) -> Void
+        channel: String, seq: UInt64, prevSeq: UInt64?, privateSeq: UInt64? = nil, writeData: (inout JSONWriter) -> Void
     ) -> [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
@@ -139,6 +144,10 @@ public enum Notification {
         if let prevSeq {
             writer.key("prev_seq")
             writer.uint(prevSeq)
+        }
+        if let privateSeq {
+            writer.key("private_seq")
+            writer.uint(privateSeq)
         }
         writer.key("data")
         writeData(&writer)

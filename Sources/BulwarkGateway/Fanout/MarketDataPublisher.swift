@@ -6,9 +6,14 @@ import NIOConcurrencyHelpers
 /// private `orders`, `fills`, `balances` of each account.
 final class MarketDataPublisher: VenueEventSink, Sendable {
     let hub: FanoutHub
+    /// Private events kept for resume (`private_seq`, replay after a reconnect).
+    let privateLog: PrivateEventLog
     private let venueBox = NIOLockedValueBox<BuiltinVenue?>(nil)
 
-    init(hub: FanoutHub) { self.hub = hub }
+    init(hub: FanoutHub, privateLog: PrivateEventLog = PrivateEventLog()) {
+        self.hub = hub
+        self.privateLog = privateLog
+    }
 
     var venue: BuiltinVenue? {
         get { venueBox.withLockedValue { $0 } }
@@ -75,6 +80,8 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
 
     private func publishPrivate(_ kind: SubscriptionTopic.PrivateKind, _ account: String, write: (inout JSONWriter) -> Void) {
         let topic = SubscriptionTopic(.privateAccount(kind, accountID: account))
-        hub.publish(topic: topic.key, channel: topic.channel, delivery: .reliable, writeData: write)
+        privateLog.record(accountID: account, topicKey: topic.key) { privateSeq in
+            hub.publish(topic: topic.key, channel: topic.channel, privateSeq: privateSeq, delivery: .reliable, writeData: write)
+        }
     }
 }

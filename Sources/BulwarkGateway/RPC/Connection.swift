@@ -52,6 +52,8 @@ actor Connection: SessionListener {
     /// Topics accepted by a `subscribe` whose result has not been sent yet: they are registered
     /// right after it, so a client always sees the result before the channel's first message.
     private var pendingTopics: [SubscriptionTopic] = []
+    /// A resume's restored subscriptions and replay, done right after its result is sent.
+    private var pendingResume: (topics: [SubscriptionTopic], afterPrivateSeq: UInt64)?
 
     init(id: String, outbound: ConnectionOutbound, clientIP: String, clientCertificateSHA256: String?, app: GatewayApp) {
         self.id = id
@@ -115,7 +117,12 @@ actor Connection: SessionListener {
         phase = .closed
         authDeadline?.cancel()
         app.hub.unsubscribeAll(connectionID: id, topics: subscriptions.keys)
+        if let session, app.sessions.session(id: session.id) != nil {
+            // Kept for a resume: the next connection of this session gets them back.
+            app.savedSubscriptions.save(Array(subscriptions.values), sessionID: session.id)
+        }
         subscriptions.removeAll()
+        sealedChannel = nil
         if let session {
             let remaining = app.sessions.detach(sessionID: session.id, listener: self)
             if let protection = cancelOnDisconnect {
@@ -193,12 +200,37 @@ actor Connection: SessionListener {
             let write = try await dispatch(request)
             respond(RPCResponse.success(id: request.id, usIn: usIn, usOut: app.clock.nowUs(), writeResult: write))
         } catch {
+            pendingResume = nil
             reply(request.id, error: error)
         }
         applyPendingKeys()
+        if let resume = pendingResume {
+            pendingResume = nil
+            await restore(resume.topics, replayingAfter: resume.afterPrivateSeq)
+        }
         let topics = pendingTopics
         pendingTopics.removeAll()
         for topic in topics { await app.marketData.subscribe(topic, subscriber: subscriber) }
+    }
+
+    /// After a resume's result: the private events missed since `afterPrivateSeq`, in order, then
+    /// the live channels, with nothing lost or doubled in between (PrivateEventLog); public channels
+    /// resubscribe as usual (a book sends a fresh snapshot).
+    private func restore(_ topics: [SubscriptionTopic], replayingAfter afterPrivateSeq: UInt64) async {
+        guard let session else { return }
+        let privateTopics = topics.filter(\.isPrivate)
+        let subscriber = self.subscriber
+        let hub = app.hub
+        for topic in topics where subscriptions.count < app.configuration.limits.maxSubscriptions {
+            subscriptions[topic.key] = topic
+        }
+        app.marketData.privateLog.replay(
+            accountID: session.accountID, after: afterPrivateSeq, topicKeys: Set(privateTopics.map(\.key))
+        ) { missed in
+            for event in missed { FanoutHub.send(event.bytes, to: subscriber) }
+            for topic in privateTopics { hub.subscribe(topic: topic.key, subscriber) }
+        }
+        for topic in topics where !topic.isPrivate { await app.marketData.subscribe(topic, subscriber: subscriber) }
     }
 
     /// A binary frame: opened with the session keys (tag first, then the exact next sequence number),
@@ -370,6 +402,12 @@ actor Connection: SessionListener {
         session = scored
         let nextChallenge = challenge
         let mfa = app.mfa.isEnrolled(accountID: scored.accountID) ? "totp" : "none"
+        let replay = pendingResume.map { resume in
+            app.marketData.privateLog.pending(
+                accountID: scored.accountID, after: resume.afterPrivateSeq, topicKeys: Set(resume.topics.filter(\.isPrivate).map(\.key)))
+        }
+        let restoredChannels = pendingResume?.topics.map(\.channel) ?? []
+        let lastPrivateSeq = app.marketData.privateLog.lastSeq(accountID: scored.accountID)
         return { w in
             w.beginObject()
             w.key("session_id")
@@ -397,7 +435,17 @@ actor Connection: SessionListener {
             w.key("resumed")
             w.bool(outcome.kind == .resumed)
             w.key("replayed")
-            w.int(0)
+            w.int(Int64(replay?.count ?? 0))
+            if let replay {
+                w.key("replay_complete")
+                w.bool(replay.complete)
+                w.key("subscriptions")
+                w.beginArray()
+                for channel in restoredChannels { w.string(channel) }
+                w.endArray()
+            }
+            w.key("private_seq")
+            w.uint(lastPrivateSeq)
             if let keyExchange {
                 w.key("kx")
                 w.beginObject()
@@ -467,6 +515,8 @@ actor Connection: SessionListener {
             guard let existing = app.sessions.session(id: resume.sessionID), existing.keyID == granted.key.id,
                 existing.scopes == granted.scopes, let attached = app.sessions.attach(sessionID: resume.sessionID, listener: self, nowMs: now)
             else { throw RPCError.invalidParams("resume.session_id", "unknown_session") }
+            let restored = app.savedSubscriptions.take(sessionID: attached.id)
+            pendingResume = (restored, UInt64(resume.lastPrivateSeq))
             let stopped = app.protection.disarm(sessionID: attached.id)
             if stopped > 0 {
                 app.logger.notice("resume stopped cancel-on-disconnect", metadata: ["session_hash": "\(SessionHash.of(attached.id))", "timers": "\(stopped)"])

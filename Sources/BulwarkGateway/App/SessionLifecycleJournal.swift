@@ -1,0 +1,43 @@
+import BulwarkCore
+import BulwarkSessions
+import Synchronization
+
+/// The subscriptions of a session whose connection dropped, kept so a resume restores them.
+final class SavedSubscriptions: Sendable {
+    private let bySession = Mutex<[String: [SubscriptionTopic]]>([:])
+
+    func save(_ topics: [SubscriptionTopic], sessionID: String) {
+        bySession.withLock { $0[sessionID] = topics }
+    }
+
+    /// Hands the saved topics to a resuming connection (once).
+    func take(sessionID: String) -> [SubscriptionTopic] {
+        bySession.withLock { $0.removeValue(forKey: sessionID) ?? [] }
+    }
+
+    func forget(sessionID: String) {
+        _ = bySession.withLock { $0.removeValue(forKey: sessionID) }
+    }
+}
+
+/// Everything that must follow a session's life besides the registry: the stored record, the
+/// account's private event log (kept while the account has a session, for resume), and the saved
+/// subscriptions (dropped when the session ends).
+struct SessionLifecycleJournal: SessionJournal {
+    let store: StoreSessionJournal
+    let privateLog: PrivateEventLog
+    let savedSubscriptions: SavedSubscriptions
+
+    func sessionStarted(_ session: Session) {
+        privateLog.sessionStarted(accountID: session.accountID)
+        store.sessionStarted(session)
+    }
+
+    func sessionUpdated(_ session: Session) { store.sessionUpdated(session) }
+
+    func sessionEnded(_ session: Session, reason: SessionEndReason, atMs: Int64) {
+        store.sessionEnded(session, reason: reason, atMs: atMs)
+        savedSubscriptions.forget(sessionID: session.id)
+        privateLog.sessionEnded(accountID: session.accountID)
+    }
+}
