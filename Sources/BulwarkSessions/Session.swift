@@ -13,6 +13,8 @@ public enum SessionEndReason: String, Sendable {
     case risk
     /// The gateway stopped while the session was live (recorded at the next start).
     case shutdown
+    /// A kill switch covering the session's account or key (or the global one) was engaged.
+    case killSwitch = "kill_switch"
 
     public var closeCode: CloseCode {
         switch self {
@@ -20,6 +22,7 @@ public enum SessionEndReason: String, Sendable {
         case .revoked, .keyRevoked, .accountDisabled, .evicted, .risk: .sessionRevoked
         case .logout: .normal
         case .shutdown: .goingAway
+        case .killSwitch: .killSwitch
         }
     }
 }

@@ -122,6 +122,43 @@ enum Schema {
                 t.primaryKey(["account_id", "code_hash"])
             }
         }
+        migrator.registerMigration("v9-audit-incident-response") { db in
+            // The hash-chained audit log: append-only (no code path updates or deletes a row).
+            try db.create(table: "audit_log") { t in
+                t.primaryKey("seq", .integer)
+                t.column("ts_us", .integer).notNull()
+                t.column("event", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("credential", .text)
+                t.column("session_hash", .text)
+                t.column("ip", .text)
+                t.column("outcome", .text).notNull()
+                t.column("details", .text).notNull()
+                t.column("prev_hash", .text).notNull()
+                t.column("hash", .text).notNull()
+            }
+            // Kill switches: scope global (subject "*"), account or key. Released ones stay for history.
+            try db.create(table: "kill_switches") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("scope", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("engaged_by", .text).notNull()
+                t.column("engaged_ms", .integer).notNull()
+                t.column("released_ms", .integer)
+                t.column("released_by", .text)
+            }
+            // Blocked client networks (CIDR), with an optional expiry.
+            try db.create(table: "ip_blocks") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("cidr", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("created_by", .text).notNull()
+                t.column("created_ms", .integer).notNull()
+                t.column("expires_ms", .integer)
+                t.column("removed_ms", .integer)
+            }
+        }
         return migrator
     }
 }

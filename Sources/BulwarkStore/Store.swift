@@ -12,6 +12,10 @@ public struct ChangeEvent: Sendable, Equatable {
         case deposit
         /// An operator revoked one session (`bulwark sessions revoke`).
         case sessionRevoked = "session_revoked"
+        /// A kill switch was engaged or released (subject: its row id).
+        case killSwitch = "kill_switch"
+        /// The IP block list changed.
+        case ipBlocks = "ip_blocks"
     }
 
     public let seq: Int64

@@ -50,6 +50,7 @@ extension MatchingEngine {
             orderID: orderID, clientOrderID: request.clientOrderID, accountID: request.accountID,
             instrument: instrument.symbol, side: request.side, type: request.type, timeInForce: request.timeInForce,
             price: request.price, qty: request.qty, createdMs: nowMs, updatedMs: nowMs, number: number)
+        order.keyID = request.keyID
         clientOrderIndex[request.accountID, default: [:]][request.clientOrderID] = orderID
 
         // Outcomes decided before anything moves: the order ends cancelled, and its only event is

@@ -97,6 +97,8 @@ public struct Order: Sendable, Equatable {
     public let orderID: String
     public let clientOrderID: String
     public let accountID: String
+    /// The API key (or token) the order was placed with: a key's kill switch cancels its orders.
+    public var keyID: String? = nil
     public let instrument: String
     public let side: OrderSide
     public let type: OrderType

@@ -14,6 +14,7 @@ struct Accounts: AsyncParsableCommand {
         @Argument(help: "Account id (a_...).") var accountID: String
         func run() async throws {
             try OperatorStore.open(options.resolvedData).setAccountStatus(id: accountID, .disabled, nowMs: SystemClock().nowMs())
+            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.account.disable", subject: accountID) }
             print(options.json ? "{\"disabled\":true}" : "disabled \(accountID)")
         }
     }
@@ -24,6 +25,7 @@ struct Accounts: AsyncParsableCommand {
         @Argument(help: "Account id (a_...).") var accountID: String
         func run() async throws {
             try OperatorStore.open(options.resolvedData).setAccountStatus(id: accountID, .enabled, nowMs: SystemClock().nowMs())
+            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.account.enable", subject: accountID) }
             print(options.json ? "{\"enabled\":true}" : "enabled \(accountID)")
         }
     }
@@ -47,6 +49,7 @@ struct Accounts: AsyncParsableCommand {
             for (asset, amount) in funding {
                 try store.deposit(accountID: account.id, asset: asset, amount: amount, nowMs: clock.nowMs())
             }
+            OperatorAudit.record(store, "cli.account.create", subject: account.id, details: ["funded": funding.map { "\($0.0)=\($0.1)" }.joined(separator: ",")])
             if options.json {
                 var w = JSONWriter()
                 w.beginObject()

@@ -46,6 +46,7 @@ struct Secrets: AsyncParsableCommand {
             guard rename(path, path + ".old") == 0, rename(path + ".new", path) == 0 else {
                 throw CommandFailure("re-sealed \(count) secrets but could not move \(path).new into place: do it by hand")
             }
+            OperatorAudit.record(store, "cli.secrets.rotate_master_key", subject: new.keyID, details: ["resealed": String(count)])
             print(options.json ? "{\"resealed\":\(count),\"key_id\":\"\(new.keyID)\"}" : "re-sealed \(count) secret(s) under master key \(new.keyID)")
         }
 

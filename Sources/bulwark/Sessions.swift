@@ -71,6 +71,7 @@ struct Sessions: AsyncParsableCommand {
             } catch let error as StoreError {
                 throw CommandFailure(error.description)
             }
+            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.session.revoke", subject: SessionRendering.hash(sessionID)) }
             print(options.json ? "{\"revoked\":true}" : "revoked \(sessionID)")
         }
     }

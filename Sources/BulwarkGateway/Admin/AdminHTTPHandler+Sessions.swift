@@ -25,7 +25,7 @@ extension AdminHTTPHandler {
         guard app.sessions.end(id: sessionID, reason: .revoked, nowMs: app.clock.nowMs()) else {
             return failure(context, .notFound, "session_not_found")
         }
-        audit(context, "admin revoked session", SessionHash.of(sessionID))
+        audit(context, "admin.session.revoke", SessionHash.of(sessionID))
         send(context, .ok, body: #"{"revoked":true}"#, keepAlive: head.isKeepAlive)
     }
 
@@ -47,7 +47,7 @@ extension AdminHTTPHandler {
                 let digits = Int(try reader.int("digits", in: 6...8) ?? 6)
                 do {
                     let enrollment = try app.mfa.enroll(accountID: accountID, algorithm: algorithm.totp, digits: digits, nowMs: app.clock.nowMs())
-                    audit(context, "admin enrolled TOTP", accountID)
+                    audit(context, "admin.mfa.enroll", accountID)
                     var w = JSONWriter()
                     MFARendering.enrollment(enrollment, to: &w)
                     send(context, .created, body: w.string, keepAlive: head.isKeepAlive)
@@ -60,7 +60,7 @@ extension AdminHTTPHandler {
         case (.DELETE, nil):
             do {
                 try app.mfa.remove(accountID: accountID)
-                audit(context, "admin removed TOTP", accountID)
+                audit(context, "admin.mfa.remove", accountID)
                 send(context, .ok, body: #"{"removed":true}"#, keepAlive: head.isKeepAlive)
             } catch {
                 failure(context, .notFound, "mfa_not_enrolled")
@@ -68,7 +68,7 @@ extension AdminHTTPHandler {
         case (.POST, "unlock"):
             do {
                 try app.mfa.unlock(accountID: accountID)
-                audit(context, "admin unlocked TOTP", accountID)
+                audit(context, "admin.mfa.unlock", accountID)
                 send(context, .ok, body: #"{"unlocked":true}"#, keepAlive: head.isKeepAlive)
             } catch {
                 failure(context, .notFound, "mfa_not_enrolled")

@@ -46,7 +46,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func operatorName(_ context: ChannelHandlerContext) -> String {
+    func operatorName(_ context: ChannelHandlerContext) -> String {
         let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
         guard let der = try? handler?.peerCertificate?.toDERBytes() else { return "unknown" }
         return String(ClientCertificateVerifier.fingerprintOfDER(der).prefix(16))
@@ -96,7 +96,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             do {
                 try app.store.unlockKey(id: parts[3], nowMs: app.clock.nowMs())
                 app.loginThrottle.reset(keyID: parts[3])
-                audit(context, "admin unlocked key", parts[3])
+                audit(context, "admin.key.unlock", parts[3])
                 send(context, .ok, body: #"{"unlocked":true}"#, keepAlive: head.isKeepAlive)
             } catch {
                 failure(context, .notFound, "key_not_found")
@@ -106,7 +106,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             do {
                 try app.store.setAccountStatus(id: parts[3], disable ? .disabled : .enabled, nowMs: app.clock.nowMs())
                 let ended = disable ? app.sessions.endAll(accountID: parts[3], reason: .accountDisabled, nowMs: app.clock.nowMs()) : 0
-                audit(context, disable ? "admin disabled account" : "admin enabled account", parts[3])
+                audit(context, disable ? "admin.account.disable" : "admin.account.enable", parts[3])
                 send(context, .ok, body: disable ? "{\"disabled\":true,\"sessions_ended\":\(ended)}" : #"{"enabled":true}"#, keepAlive: head.isKeepAlive)
             } catch {
                 failure(context, .notFound, "account_not_found")
@@ -116,7 +116,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             do {
                 try app.store.revokeKey(id: keyID, nowMs: app.clock.nowMs())
                 let ended = app.sessions.endAll(keyID: keyID, reason: .keyRevoked, nowMs: app.clock.nowMs())
-                app.logger.notice("admin revoked key", metadata: ["key": "\(keyID)", "operator_cert": "\(operatorName(context))", "sessions_ended": "\(ended)"])
+                audit(context, "admin.key.revoke", keyID, details: ["sessions_ended": String(ended)])
                 var w = JSONWriter()
                 w.beginObject()
                 w.key("revoked")
@@ -132,6 +132,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             showSession(context: context, head: head, sessionID: parts[3])
         case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "sessions"] && parts[4] == "revoke":
             revokeSession(context: context, head: head, sessionID: parts[3])
+        case (_, _) where parts.count >= 3 && parts[0...1] == ["admin", "v1"] && routeIncident(context: context, head: head, parts: parts):
+            break
         case (_, _) where parts.count >= 5 && parts[0...2] == ["admin", "v1", "accounts"] && parts[4] == "mfa":
             routeMFA(context: context, head: head, accountID: parts[3], action: parts.count == 6 ? parts[5] : nil, extra: parts.count > 6)
         default:
@@ -180,7 +182,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             request.sealedPolicy = try reader.string("sealed_policy", maxLength: 8) ?? "none"
             do {
                 let created = try management.create(request, nowMs: app.clock.nowMs())
-                audit(context, "admin created key", created.key.id)
+                audit(context, "admin.key.create", created.key.id, details: ["account": request.accountID])
                 var w = JSONWriter()
                 w.beginObject()
                 w.key("key_id")
@@ -206,7 +208,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             let overlap = Int(try reader.int("overlap_minutes", in: 0...10_080) ?? 60)
             do {
                 let (created, oldExpires) = try management.rotate(keyID: keyID, newPublicKey: publicKey, overlapMinutes: overlap, nowMs: app.clock.nowMs())
-                audit(context, "admin rotated key", keyID)
+                audit(context, "admin.key.rotate", keyID, details: ["new_key": created.key.id])
                 var w = JSONWriter()
                 w.beginObject()
                 w.key("key_id")
@@ -229,8 +231,14 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    func audit(_ context: ChannelHandlerContext, _ message: Logger.Message, _ subject: String) {
-        app.logger.notice(message, metadata: ["subject": "\(subject)", "operator_cert": "\(operatorName(context))"])
+    /// Logs an operator action and appends it to the audit trail, attributed to the operator's
+    /// certificate (`event` such as `admin.key.revoke`).
+    func audit(_ context: ChannelHandlerContext, _ event: String, _ subject: String, details: [String: String] = [:]) {
+        let operatorID = "operator:" + operatorName(context)
+        app.logger.notice("admin action", metadata: ["event": "\(event)", "subject": "\(subject)", "operator_cert": "\(operatorID)"])
+        var all = details
+        all["subject"] = subject
+        app.audit.record(event, actor: operatorID, outcome: .success, details: all)
     }
 
     func failure(

@@ -9,3 +9,12 @@ final class ConnectionDirectory: Sendable {
     var all: [Connection] { connections.withLock { Array($0.values) } }
     var count: Int { connections.withLock { $0.count } }
 }
+
+extension ConnectionDirectory {
+    /// Closes every live connection whose address is now blocked (1008, reason `blocked`).
+    func closeBlocked(_ blocks: IPBlockList) {
+        for connection in all where blocks.isBlocked(connection.clientIP) {
+            connection.outbound.close(.policyViolation, reason: "blocked")
+        }
+    }
+}

@@ -22,6 +22,10 @@ public final class GatewayApp: Sendable {
     let risk: SessionRiskService
     let protection = DisconnectProtection()
     let savedSubscriptions = SavedSubscriptions()
+    let audit: AuditTrail
+    let blocks: IPBlockList
+    let killSwitches: KillSwitches
+    let monitor: SecurityMonitor
     let hub: FanoutHub
     let venue: BuiltinVenue
     let marketData: MarketDataPublisher
@@ -49,6 +53,7 @@ public final class GatewayApp: Sendable {
         self.hub = hub
         self.marketData = marketData
         self.logger = logger
+        audit = AuditTrail(store: store, identity: identity.privateKey, clock: clock, logger: logger)
         sessions = SessionRegistry(
             policy: SessionPolicy(
                 idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs,
@@ -56,12 +61,20 @@ public final class GatewayApp: Sendable {
                 onLimit: configuration.sessionLimitBehaviour, stepUpTTLMs: configuration.stepUpTTLMs),
             journal: SessionLifecycleJournal(
                 store: StoreSessionJournal(store: store, logger: logger), privateLog: marketData.privateLog,
-                savedSubscriptions: savedSubscriptions))
+                savedSubscriptions: savedSubscriptions, audit: audit))
         let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
         mfa = MFAService(store: store, policy: configuration.mfa) { try SecretBox(masterKey: SecretBox.loadKey(file: masterKeyPath)) }
+        blocks = IPBlockList(store: store, clock: clock)
+        killSwitches = KillSwitches(store: store)
+        var monitorPolicy = SecurityMonitor.Policy()
+        monitorPolicy.autoBlockEnabled = configuration.autoBlockEnabled
+        monitorPolicy.autoBlockMs = configuration.autoBlockMs
+        monitorPolicy.neverBlock = configuration.neverAutoBlock
+        monitorPolicy.webhookURL = configuration.alertWebhookURL
+        monitor = SecurityMonitor(policy: monitorPolicy, audit: audit, blocks: blocks, clock: clock, logger: logger)
         risk = SessionRiskService(
             policy: configuration.riskPolicy, enabled: configuration.riskEnabled, rateWindowMs: configuration.riskRateWindowMs,
-            sessions: sessions, publisher: marketData, logger: logger)
+            sessions: sessions, publisher: marketData, monitor: monitor, logger: logger)
         login = SignatureLogin(
             directory: store, nonces: NonceCache(), recvWindowMs: configuration.recvWindowMs,
             hmac: SignatureLogin.HMACPolicy(enabled: configuration.hmacEnabled) {

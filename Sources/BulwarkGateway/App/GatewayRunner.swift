@@ -48,6 +48,10 @@ public struct GatewayRunner: Sendable {
         let app = GatewayApp(
             configuration: configuration, clock: clock, store: store, identity: identity, venue: venue, hub: hub,
             marketData: marketData, logger: logger)
+        try app.blocks.reload()
+        try app.killSwitches.reload()
+        marketData.audit = app.audit
+        app.audit.record("gateway.started", actor: "system", outcome: .info, details: ["listen": "\(configuration.listenHost):\(configuration.listenPort)"])
         let tls: TLSContextProvider?
         if configuration.tlsEnabled {
             let source = TLSContextProvider.Source(
@@ -154,6 +158,7 @@ struct GatewayService: Service {
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await app.changeFeed.run() }
             tasks.addTask { await SessionSweeper(app: app).run() }
+            tasks.addTask { await app.audit.run() }
             for provider in tls {
                 tasks.addTask { await CertificateWatcher(tls: provider).pollFiles() }
                 tasks.addTask { await CertificateWatcher(tls: provider).reloadOnSIGHUP() }
@@ -170,6 +175,13 @@ struct GatewayService: Service {
 
     /// Stop accepting, send `server.shutdown` to everyone, wait the drain time, close with 1001.
     private func drain() async {
+        // Whatever happens below, the audit queue reaches the disk before the process exits.
+        defer {
+            app.audit.record("gateway.stopped", actor: "system", outcome: .info)
+            app.audit.flush()
+            // The chain's last record is vouched for by a signature before the process exits.
+            app.audit.checkpoint()
+        }
         logger.info("shutting down", metadata: ["connections": "\(app.connections.count)"])
         await server.stopAccepting()
         await adminServer?.stop()
@@ -189,7 +201,7 @@ struct GatewayService: Service {
 /// caught up synchronously at each login, so a script that creates an account, funds it and logs in
 /// straight away never races the poll.
 actor ChangeFeedFollower {
-    private let app: GatewayApp
+    let app: GatewayApp
     private var cursor: Int64
     static let pollInterval = Duration.milliseconds(250)
 
@@ -225,6 +237,10 @@ actor ChangeFeedFollower {
             app.loginThrottle.reset(keyID: change.subject)
         case .accountDisabled:
             app.sessions.endAll(accountID: change.subject, reason: .accountDisabled, nowMs: app.clock.nowMs())
+        case .killSwitch:
+            await applyKillSwitchChange(id: Int64(change.subject))
+        case .ipBlocks:
+            applyIPBlockChange()
         case .sessionRevoked:
             let ended = app.sessions.end(id: change.subject, reason: .revoked, nowMs: app.clock.nowMs())
             app.logger.notice("session revoked by an operator", metadata: ["session_hash": "\(SessionHash.of(change.subject))", "live": "\(ended)"])
@@ -233,6 +249,34 @@ actor ChangeFeedFollower {
                 await app.venue.applyDeposits([deposit.venueDeposit])
             }
         }
+    }
+}
+
+extension ChangeFeedFollower {
+    /// A kill switch was engaged or released (possibly by the CLI): reload, and enforce an engagement.
+    func applyKillSwitchChange(id: Int64?) async {
+        do {
+            try app.killSwitches.reload()
+        } catch {
+            app.logger.error("kill switch reload failed", metadata: ["error": "\(error)"])
+        }
+        guard let id, let record = try? app.store.killSwitch(id: id), record.isActive else { return }
+        let (orders, sessions) = await app.killSwitches.enforce(record, app: app)
+        app.logger.critical(
+            "kill switch engaged", metadata: ["scope": "\(record.scope.rawValue)", "subject": "\(record.subject)", "orders_cancelled": "\(orders)", "sessions_ended": "\(sessions)"])
+        app.audit.record(
+            "killswitch.enforced", actor: "system", credentialID: record.scope == .key ? record.subject : nil, outcome: .success,
+            details: ["scope": record.scope.rawValue, "subject": record.subject, "orders_cancelled": String(orders), "sessions_ended": String(sessions)])
+    }
+
+    /// The block list changed: reload, and close live connections from newly blocked addresses.
+    func applyIPBlockChange() {
+        do {
+            try app.blocks.reload()
+        } catch {
+            app.logger.error("IP block list reload failed", metadata: ["error": "\(error)"])
+        }
+        app.connections.closeBlocked(app.blocks)
     }
 }
 

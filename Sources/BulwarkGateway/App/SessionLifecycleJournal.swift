@@ -27,16 +27,23 @@ struct SessionLifecycleJournal: SessionJournal {
     let store: StoreSessionJournal
     let privateLog: PrivateEventLog
     let savedSubscriptions: SavedSubscriptions
+    let audit: AuditTrail
 
     func sessionStarted(_ session: Session) {
         privateLog.sessionStarted(accountID: session.accountID)
         store.sessionStarted(session)
+        audit.record(
+            "session.started", actor: session.accountID, credentialID: session.keyID, sessionID: session.id, clientIP: session.clientIP,
+            outcome: .success, details: ["auth_method": session.authMethod, "scopes": Scope.render(session.scopes)])
     }
 
     func sessionUpdated(_ session: Session) { store.sessionUpdated(session) }
 
     func sessionEnded(_ session: Session, reason: SessionEndReason, atMs: Int64) {
         store.sessionEnded(session, reason: reason, atMs: atMs)
+        audit.record(
+            "session.ended", actor: session.accountID, credentialID: session.keyID, sessionID: session.id, clientIP: session.clientIP,
+            outcome: .info, details: ["reason": reason.rawValue])
         savedSubscriptions.forget(sessionID: session.id)
         privateLog.sessionEnded(accountID: session.accountID)
     }

@@ -39,14 +39,19 @@ final class SessionRiskService: Sendable {
     private let origins = Mutex<[String: OriginNovelty]>([:])
     private let sessions: SessionRegistry
     private let publisher: MarketDataPublisher
+    private let monitor: SecurityMonitor?
     private let logger: Logger
 
-    init(policy: RiskPolicy, enabled: Bool, rateWindowMs: Int64, sessions: SessionRegistry, publisher: MarketDataPublisher, logger: Logger) {
+    init(
+        policy: RiskPolicy, enabled: Bool, rateWindowMs: Int64, sessions: SessionRegistry, publisher: MarketDataPublisher,
+        monitor: SecurityMonitor? = nil, logger: Logger
+    ) {
         self.policy = policy
         self.enabled = enabled
         self.rateWindowMs = rateWindowMs
         self.sessions = sessions
         self.publisher = publisher
+        self.monitor = monitor
         self.logger = logger
     }
 
@@ -135,6 +140,10 @@ final class SessionRiskService: Sendable {
                     "reasons": "\(risk.reasons.joined(separator: ","))",
                 ])
             publishRisk(change.after, decision: decision, nowMs: nowMs)
+            if risk.level >= .high, change.before.risk.level < risk.level {
+                monitor?.sessionRiskRaised(
+                    accountID: session.accountID, sessionID: sessionID, level: risk.level, score: risk.score, reasons: risk.reasons)
+            }
         }
         if decision == .terminate {
             logger.warning(

@@ -14,6 +14,28 @@ public struct IdentityKey: Sendable {
         IdentityKey(privateKey: try Curve25519.Signing.PrivateKey(rawRepresentation: Ed25519PEM.decodePrivateKey(SecretFile.read(path))))
     }
 
+    /// The current identity's public key and those retired by `bulwark identity rotate`
+    /// (`gateway-identity.retired-<ms>.pem` beside it): audit checkpoints signed by any of them verify.
+    public static func allPublicKeys(folder: DataFolder) throws -> [Curve25519.Signing.PublicKey] {
+        var keys = [try load(path: folder.identityKeyPath).privateKey.publicKey]
+        let directory = (folder.identityKeyPath as NSString).deletingLastPathComponent
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasPrefix("gateway-identity.retired-") && name.hasSuffix(".pem") {
+            if let key = try? load(path: directory + "/" + name) { keys.append(key.privateKey.publicKey) }
+        }
+        return keys
+    }
+
+    /// Emergency rotation: the current key is kept as retired (so old audit checkpoints still
+    /// verify) and a new one takes its place; a running gateway uses it after a restart.
+    public static func rotate(folder: DataFolder, nowMs: Int64) throws -> (retiredPath: String, key: IdentityKey) {
+        let path = folder.identityKeyPath
+        let retired = (path as NSString).deletingLastPathComponent + "/gateway-identity.retired-\(nowMs).pem"
+        guard rename(path, retired) == 0 else { throw BootstrapError("cannot move \(path) aside") }
+        let (key, _) = try loadOrCreate(path: path)
+        return (retired, key)
+    }
+
     public static func loadOrCreate(path: String) throws -> (IdentityKey, created: Bool) {
         if SecretFile.exists(path) {
             let raw = try Ed25519PEM.decodePrivateKey(SecretFile.read(path))

@@ -51,6 +51,10 @@ public struct GatewayConfiguration: Sendable {
     public var riskEnabled = true
     public var riskPolicy = RiskPolicy()
     public var riskRateWindowMs: Int64 = 10_000
+    public var alertWebhookURL: URL?
+    public var autoBlockEnabled = true
+    public var autoBlockMs: Int64 = 900_000
+    public var neverAutoBlock: [IPNetwork] = []
     public var shutdownDrainMs: Int64
     public var demoEnabled: Bool
 
@@ -200,6 +204,21 @@ public struct GatewayConfiguration: Sendable {
         }
         if let problem = riskPolicy.configurationProblems.first { throw ConfigurationError("risk: \(problem)") }
         riskRateWindowMs = Int64(int("risk.rate_window_ms"))
+        let webhook = string("alerts.webhook_url")
+        if !webhook.isEmpty {
+            guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigurationError("alerts.webhook_url must be an http(s) URL")
+            }
+            alertWebhookURL = url
+        }
+        autoBlockEnabled = bool("detect.auto_block")
+        autoBlockMs = Int64(int("detect.auto_block_ms"))
+        guard autoBlockMs > 0 else { throw ConfigurationError("detect.auto_block_ms must be positive") }
+        neverAutoBlock = try string("detect.never_block").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.map { entry in
+                guard let network = IPNetwork(entry) else { throw ConfigurationError("detect.never_block: '\(entry)' is not an address or CIDR") }
+                return network
+            }
         guard riskRateWindowMs >= 100 else { throw ConfigurationError("risk.rate_window_ms must be at least 100") }
     }
 

@@ -9,6 +9,13 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
     /// Private events kept for resume (`private_seq`, replay after a reconnect).
     let privateLog: PrivateEventLog
     private let venueBox = NIOLockedValueBox<BuiltinVenue?>(nil)
+    private let auditBox = NIOLockedValueBox<AuditTrail?>(nil)
+
+    /// Orders and fills are audited as the venue reports them (set once at start).
+    var audit: AuditTrail? {
+        get { auditBox.withLockedValue { $0 } }
+        set { auditBox.withLockedValue { $0 = newValue } }
+    }
 
     init(hub: FanoutHub, privateLog: PrivateEventLog = PrivateEventLog()) {
         self.hub = hub
@@ -39,6 +46,7 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
 
     /// Called inside the venue's serial order.
     func venueEvents(_ events: [EngineEvent]) {
+        if let audit { Self.auditOrders(events, to: audit) }
         for event in events {
             switch event {
             case .trade(let trade):
@@ -63,6 +71,34 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
             case .balanceUpdate(let account, let balance):
                 publishPrivate(.balances, account) { w in Render.balance(balance, to: &w) }
             case .positionUpdate:
+                break
+            }
+        }
+    }
+
+    /// One audit record per order state change and per fill (each side), with ids and amounts only.
+    static func auditOrders(_ events: [EngineEvent], to audit: AuditTrail) {
+        for event in events {
+            switch event {
+            case .orderUpdate(let order):
+                var details = [
+                    "order_id": order.orderID, "client_order_id": order.clientOrderID, "instrument": order.instrument,
+                    "side": order.side.rawValue, "type": order.type.rawValue, "qty": order.qty.description,
+                    "filled_qty": order.filledQty.description, "status": order.status.rawValue,
+                ]
+                if let price = order.price { details["price"] = price.description }
+                if let reason = order.cancelReason { details["cancel_reason"] = reason.rawValue }
+                audit.record("order.\(order.status.rawValue)", actor: order.accountID, credentialID: order.keyID, outcome: .success, details: details)
+            case .trade(let trade):
+                for (account, orderID) in [(trade.takerAccountID, trade.takerOrderID), (trade.makerAccountID, trade.makerOrderID)] {
+                    audit.record(
+                        "order.fill", actor: account, outcome: .success,
+                        details: [
+                            "trade_id": trade.tradeID, "order_id": orderID, "instrument": trade.instrument, "price": trade.price.description,
+                            "qty": trade.qty.description,
+                        ])
+                }
+            default:
                 break
             }
         }

@@ -32,7 +32,8 @@ final class GatewayServer: Sendable {
     /// Binds and returns the local address (useful with port 0).
     func start() async throws -> SocketAddress {
         let configuration = app.configuration
-        let policy = UpgradePolicy(path: Self.webSocketPath, allowedOrigins: configuration.allowedOrigins)
+        var policy = UpgradePolicy(path: Self.webSocketPath, allowedOrigins: configuration.allowedOrigins)
+        policy.isBlocked = { [blocks = app.blocks] ip in blocks.isBlocked(ip) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -86,16 +87,21 @@ final class GatewayServer: Sendable {
     ) throws {
         let sync = channel.pipeline.syncOperations
         app.metrics.connectionsAccepted.add(1, ordering: .relaxed)
+        app.monitor.connectionAccepted()
         if let tls { try sync.addHandler(Self.tlsHandler(tls, logger: app.logger)) }
         let limits = app.configuration.limits
         let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs))
         try sync.addHandler(deadline, name: "bulwark.handshake-deadline")
         let responder = HTTPResponder(
-            policy: policy, readiness: { app.isReady() }, onRefusal: { app.metrics.upgradesRefused.add(1, ordering: .relaxed) })
+            policy: policy, readiness: { app.isReady() },
+            onRefusal: { reason, clientIP in
+                app.metrics.upgradesRefused.add(1, ordering: .relaxed)
+                if reason == "origin_not_allowed" { app.monitor.originRefused(ip: clientIP) }
+            })
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: limits.maxFrameBytes, automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
-                switch policy.evaluate(head) {
+                switch policy.evaluate(head, clientIP: channel.remoteAddress?.ipAddress) {
                 case .accept(let subprotocol):
                     var headers = HTTPHeaders()
                     if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }

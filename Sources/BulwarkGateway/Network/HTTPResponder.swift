@@ -9,10 +9,14 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
 
     private let policy: UpgradePolicy
     private let readiness: @Sendable () -> Bool
-    private let onRefusal: @Sendable () -> Void
+    /// Told the reason and the client's address of every refused upgrade (metrics, detection).
+    private let onRefusal: @Sendable (_ reason: String, _ clientIP: String) -> Void
     private var pending: HTTPRequestHead?
 
-    init(policy: UpgradePolicy, readiness: @escaping @Sendable () -> Bool, onRefusal: @escaping @Sendable () -> Void) {
+    init(
+        policy: UpgradePolicy, readiness: @escaping @Sendable () -> Bool,
+        onRefusal: @escaping @Sendable (_ reason: String, _ clientIP: String) -> Void
+    ) {
         self.policy = policy
         self.readiness = readiness
         self.onRefusal = onRefusal
@@ -41,11 +45,13 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
             send(context, ready ? .ok : .serviceUnavailable, body: ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not_ready\"}", keepAlive: head.isKeepAlive)
         case (_, policy.path):
             // An upgrade that the upgrader declined, or a plain request to the WebSocket path.
-            onRefusal()
-            switch policy.evaluate(head) {
+            let clientIP = context.channel.remoteAddress?.ipAddress ?? "unknown"
+            switch policy.evaluate(head, clientIP: clientIP) {
             case .refuse(let status, let reason):
+                onRefusal(reason, clientIP)
                 send(context, status, body: "{\"error\":\"\(reason)\"}", keepAlive: false, extraHeaders: status == .upgradeRequired ? [("Sec-WebSocket-Version", "13")] : [])
             case .accept:
+                onRefusal("websocket_upgrade_required", clientIP)
                 send(context, .badRequest, body: "{\"error\":\"websocket_upgrade_required\"}", keepAlive: false)
             }
         default:

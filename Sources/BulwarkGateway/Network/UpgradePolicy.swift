@@ -7,6 +7,8 @@ import NIOHTTP1
 struct UpgradePolicy: Sendable {
     let path: String
     let allowedOrigins: Set<String>
+    /// The IP block list (operators' and automatic blocks).
+    var isBlocked: @Sendable (String) -> Bool = { _ in false }
 
     enum Decision: Equatable {
         case accept(subprotocol: String?)
@@ -15,8 +17,9 @@ struct UpgradePolicy: Sendable {
 
     static let subprotocol = "bulwark.v1"
 
-    func evaluate(_ head: HTTPRequestHead) -> Decision {
+    func evaluate(_ head: HTTPRequestHead, clientIP: String? = nil) -> Decision {
         guard head.method == .GET, pathOnly(head.uri) == path else { return .refuse(.notFound, reason: "not_found") }
+        if let clientIP, isBlocked(clientIP) { return .refuse(.forbidden, reason: "ip_blocked") }
         // Credentials never travel in the URL (they end up in proxy and access logs).
         guard !head.uri.contains("?") else { return .refuse(.badRequest, reason: "query_not_allowed") }
         let versions = head.headers["Sec-WebSocket-Version"]

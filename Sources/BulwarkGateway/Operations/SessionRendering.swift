@@ -3,6 +3,9 @@ import BulwarkStore
 
 /// The JSON shape of a stored session record, for the CLI and the admin API.
 public enum SessionRendering {
+    /// How session ids appear in logs and the audit trail: a short SHA-256 prefix, never the id.
+    public static func hash(_ sessionID: String) -> String { SessionHash.of(sessionID) }
+
     /// A stored session record (ended sessions, or sessions of another node).
     public static func write(_ record: SessionRecord, to w: inout JSONWriter) {
         w.beginObject()

@@ -201,6 +201,7 @@ actor Connection: SessionListener {
             respond(RPCResponse.success(id: request.id, usIn: usIn, usOut: app.clock.nowUs(), writeResult: write))
         } catch {
             pendingResume = nil
+            auditRejection(request.method, error)
             reply(request.id, error: error)
         }
         applyPendingKeys()
@@ -259,8 +260,28 @@ actor Connection: SessionListener {
         await handle(request, sealedMode: opened.mode)
     }
 
+    /// Security-relevant refusals are audited (never the request body): validation failures,
+    /// missing scopes or step-up, unsealed private calls, halted trading.
+    private func auditRejection(_ method: String, _ error: RPCError) {
+        let audited: Set<ErrorCode> = [
+            .invalidParams, .invalidRequest, .unauthenticated, .forbidden, .sessionExpired, .sessionRevoked, .mfaRequired, .mfaInvalid,
+            .sealedRequired, .tradingHalted, .rateLimited, .banned,
+        ]
+        guard audited.contains(error.code), method != "public/auth" else { return }
+        var details = ["method": String(method.prefix(64)), "code": error.code.name]
+        if let field = error.field { details["field"] = String(field.prefix(128)) }
+        if let reason = error.reason { details["reason"] = String(reason.prefix(128)) }
+        app.audit.record(
+            "request.rejected", actor: session?.accountID ?? "unknown", credentialID: session?.keyID, sessionID: session?.id, clientIP: clientIP,
+            outcome: .failure, details: details)
+    }
+
     private func sealedFailure(_ error: SealedFrameError) {
         app.metrics.sealedFrameViolations.add(1, ordering: .relaxed)
+        app.monitor.sealedFrameViolation(ip: clientIP)
+        app.audit.record(
+            "sealed.violation", actor: session?.accountID ?? "unknown", credentialID: session?.keyID, sessionID: session?.id, clientIP: clientIP,
+            outcome: .failure, details: ["code": error.code.name])
         app.logger.notice(
             "security: sealed frame refused", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "error": "\(error)"])
         let reason: String
@@ -390,6 +411,9 @@ actor Connection: SessionListener {
         try? app.store.recordKeyUse(id: granted.key.id, nowMs: now)
         authDeadline?.cancel()
         app.metrics.loginSuccesses.add(1, ordering: .relaxed)
+        app.audit.record(
+            "auth.login", actor: granted.account.id, credentialID: granted.key.id, sessionID: created.id, clientIP: clientIP, outcome: .success,
+            details: ["grant": "signature", "kind": outcome.kind.rawValue, "session_keys": grant.keyExchange == nil ? "none" : (grant.keyExchange?.mlkem768 == nil ? "x25519" : "x25519+mlkem768")])
         app.logger.info(
             "login", metadata: ["connection": "\(id)", "session_hash": "\(SessionHash.of(created.id))",
                 "key": "\(granted.key.id)", "ip": "\(clientIP)", "kind": "\(outcome.kind.rawValue)",
@@ -507,8 +531,11 @@ actor Connection: SessionListener {
             app.sessions.end(id: previous.id, reason: .logout, nowMs: now, notify: false)
             session = nil
         }
-        let origin = try? app.store.recordLoginOrigin(
-            credentialID: granted.key.id, ip: clientIP, network: NetworkPrefix.of(clientIP) ?? clientIP, nowMs: now)
+        let network = NetworkPrefix.of(clientIP) ?? clientIP
+        let origin = try? app.store.recordLoginOrigin(credentialID: granted.key.id, ip: clientIP, network: network, nowMs: now)
+        if let origin, origin.newNetwork, !origin.firstLogin {
+            app.monitor.loginFromNewNetwork(accountID: granted.account.id, keyID: granted.key.id, ip: clientIP, network: network)
+        }
         if let resume = grant.resume {
             // Only the credential that owns the session may resume it, with the same scopes; the
             // answer for any mismatch is the same as for an unknown or ended session.
@@ -548,6 +575,10 @@ actor Connection: SessionListener {
         }
         let accountID = (try? app.store.apiKey(id: grant.keyID))?.accountID
         app.risk.loginFailed(accountID: accountID, ip: clientIP, nowMs: now)
+        app.monitor.loginFailed(ip: clientIP, keyID: grant.keyID, code: error.code)
+        app.audit.record(
+            "auth.login", actor: accountID ?? "unknown", credentialID: grant.keyID, clientIP: clientIP, outcome: .failure,
+            details: ["code": error.code.name, "grant": "signature"])
         app.logger.notice(
             "login failed", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "code": "\(error.code.name)"])
     }
@@ -714,6 +745,9 @@ actor Connection: SessionListener {
         case .mfaVerify:
             return try verifyMFA(request.params, session: session)
         default:
+            if method == .orderPlace, app.killSwitches.halts(accountID: session.accountID, keyID: session.keyID) {
+                throw RPCError(.tradingHalted, reason: "kill_switch")
+            }
             let methods = OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
             let now = app.clock.nowMs()
             let gate = StepUpGate(
@@ -797,6 +831,9 @@ actor Connection: SessionListener {
             self.session = current
             app.logger.notice(
                 "security: MFA step-up", metadata: ["session_hash": "\(SessionHash.of(session.id))", "method": "\(method.rawValue)"])
+            app.audit.record(
+                "mfa.verify", actor: session.accountID, credentialID: session.keyID, sessionID: session.id, clientIP: clientIP, outcome: .success,
+                details: ["method": method.rawValue])
             return { w in
                 w.beginObject()
                 w.key("assurance")
@@ -812,6 +849,9 @@ actor Connection: SessionListener {
         case .failure(let refusal):
             app.logger.notice(
                 "security: MFA step-up refused", metadata: ["session_hash": "\(SessionHash.of(session.id))", "refusal": "\(refusal)"])
+            app.audit.record(
+                "mfa.verify", actor: session.accountID, credentialID: session.keyID, sessionID: session.id, clientIP: clientIP, outcome: .failure,
+                details: ["refusal": "\(refusal)"])
             switch refusal {
             case .notEnrolled: throw RPCError(.mfaInvalid, reason: "mfa_not_enrolled")
             case .invalid: throw RPCError(.mfaInvalid)

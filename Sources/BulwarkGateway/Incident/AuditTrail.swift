@@ -1,0 +1,115 @@
+import BulwarkCore
+import BulwarkStore
+import Crypto
+import Logging
+import Synchronization
+
+/// The gateway's writer of the hash-chained audit log.
+///
+/// `record` never blocks a request: entries queue in memory and a background task appends them in
+/// batches every `flushIntervalMs`, each batch in one transaction. Every `checkpointEvery` records or `checkpointIntervalMs`, it appends a checkpoint
+/// signed with the gateway identity. On shutdown `flush()` writes what is queued.
+final class AuditTrail: Sendable {
+    private struct State {
+        var queue: [AuditEntry] = []
+        var sinceCheckpoint = 0
+        var lastCheckpointMs: Int64 = 0
+    }
+
+    private let store: SQLiteStore
+    private let identity: Curve25519.Signing.PrivateKey
+    private let clock: any WallClock
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    static let flushIntervalMs: Int64 = 100
+    static let checkpointEvery = 1000
+    static let checkpointIntervalMs: Int64 = 60_000
+    /// Queued entries beyond this are dropped (and counted) rather than exhausting memory if the
+    /// disk stalls; the drop itself is logged as an alert.
+    static let maxQueued = 100_000
+    let dropped = Atomic<Int>(0)
+
+    init(store: SQLiteStore, identity: Curve25519.Signing.PrivateKey, clock: any WallClock, logger: Logger) {
+        self.store = store
+        self.identity = identity
+        self.clock = clock
+        self.logger = logger
+        state.withLock { $0.lastCheckpointMs = clock.nowMs() }
+    }
+
+    /// Queues one event. `details` must hold no secrets: ids, codes and reasons only.
+    func record(
+        _ event: String, actor: String, credentialID: String? = nil, sessionID: String? = nil, clientIP: String? = nil,
+        outcome: AuditRecord.Outcome, details: [String: String] = [:]
+    ) {
+        let entry = AuditEntry(
+            timeUs: clock.nowUs(), event: event, actor: actor, credentialID: credentialID, sessionHash: sessionID.map(SessionHash.of),
+            clientIP: clientIP, outcome: outcome, details: details)
+        let accepted = state.withLock { state -> Bool in
+            guard state.queue.count < Self.maxQueued else { return false }
+            state.queue.append(entry)
+            return true
+        }
+        if !accepted, dropped.add(1, ordering: .relaxed).newValue == 1 {
+            logger.critical("ALERT: audit queue full, events are being dropped")
+        }
+    }
+
+    /// Runs until cancelled: appends queued entries every `flushIntervalMs`, and checkpoints.
+    func run() async {
+        while !Task.isCancelled {
+            flush()
+            try? await Task.sleep(for: .milliseconds(Self.flushIntervalMs))
+        }
+        flush()
+    }
+
+    /// Appends everything queued now (and a checkpoint when one is due).
+    func flush() {
+        let batch = state.withLock { state -> [AuditEntry] in
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return state.queue
+        }
+        if !batch.isEmpty {
+            do {
+                try store.appendAudit(batch)
+            } catch {
+                logger.critical("ALERT: audit append failed", metadata: ["error": "\(error)", "entries": "\(batch.count)"])
+                // Keep them for the next attempt: an audit record is never silently lost.
+                state.withLock { $0.queue.insert(contentsOf: batch, at: 0) }
+                return
+            }
+        }
+        let now = clock.nowMs()
+        let due = state.withLock { state -> Bool in
+            state.sinceCheckpoint += batch.count
+            guard state.sinceCheckpoint > 0,
+                state.sinceCheckpoint >= Self.checkpointEvery || now - state.lastCheckpointMs >= Self.checkpointIntervalMs
+            else { return false }
+            state.sinceCheckpoint = 0
+            state.lastCheckpointMs = now
+            return true
+        }
+        if due { checkpoint() }
+    }
+
+    /// Signs the chain's current tail and appends the signature as a record of its own.
+    func checkpoint() {
+        do {
+            let tail = try store.auditTail()
+            guard tail.seq > 0 else { return }
+            let signature = try identity.signature(for: AuditCheckpoint.message(seq: tail.seq, hash: tail.hash))
+            try store.appendAudit([
+                AuditEntry(
+                    timeUs: clock.nowUs(), event: AuditCheckpoint.event, actor: "system", outcome: .info,
+                    details: [
+                        "checkpoint_seq": String(tail.seq), "checkpoint_hash": tail.hash, "signature": Base64URL.encode(signature),
+                        "identity": Base64URL.encode(identity.publicKey.rawRepresentation),
+                    ])
+            ])
+        } catch {
+            logger.error("audit checkpoint failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

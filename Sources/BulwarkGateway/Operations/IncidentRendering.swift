@@ -1,0 +1,101 @@
+import BulwarkCore
+import BulwarkStore
+import Crypto
+import Foundation
+
+/// JSON shapes of incident-response records, for the CLI and the admin API.
+public enum IncidentRendering {
+    public static func killSwitch(_ record: KillSwitchRecord, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("id")
+        w.int(record.id)
+        for (key, value) in [("scope", record.scope.rawValue), ("subject", record.subject), ("reason", record.reason), ("engaged_by", record.engagedBy)] {
+            w.key(key)
+            w.string(value)
+        }
+        w.key("engaged_ms")
+        w.int(record.engagedMs)
+        w.key("active")
+        w.bool(record.isActive)
+        if let released = record.releasedMs {
+            w.key("released_ms")
+            w.int(released)
+            w.key("released_by")
+            w.string(record.releasedBy ?? "")
+        }
+        w.endObject()
+    }
+
+    public static func ipBlock(_ record: IPBlockRecord, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("id")
+        w.int(record.id)
+        for (key, value) in [("cidr", record.network.description), ("reason", record.reason), ("created_by", record.createdBy)] {
+            w.key(key)
+            w.string(value)
+        }
+        w.key("created_ms")
+        w.int(record.createdMs)
+        if let expires = record.expiresMs {
+            w.key("expires_ms")
+            w.int(expires)
+        }
+        if let removed = record.removedMs {
+            w.key("removed_ms")
+            w.int(removed)
+        }
+        w.endObject()
+    }
+
+    public static func securityEvent(_ event: SecurityEvent, to w: inout JSONWriter) {
+        w.beginObject()
+        for (key, value) in [("rule", event.rule), ("severity", event.severity.rawValue), ("subject", event.subject)] {
+            w.key(key)
+            w.string(value)
+        }
+        w.key("ts_ms")
+        w.int(event.atMs)
+        w.key("details")
+        w.beginObject()
+        for key in event.details.keys.sorted() {
+            w.key(key)
+            w.string(event.details[key]!)
+        }
+        w.endObject()
+        w.endObject()
+    }
+}
+
+/// `bulwark audit verify` and `GET /admin/v1/audit/verify`: the whole chain, page by page.
+public enum AuditVerification {
+    public static func run(store: SQLiteStore, identities: [Curve25519.Signing.PublicKey]) -> AuditChainVerifier.Summary {
+        var verifier = AuditChainVerifier(identities: identities)
+        var after: Int64 = 0
+        while let page = try? store.auditRecords(afterSeq: after, limit: 2000), !page.isEmpty {
+            for record in page where !verifier.add(record) { return verifier.result }
+            after = page.last!.seq
+        }
+        return verifier.result
+    }
+
+    public static func json(_ summary: AuditChainVerifier.Summary) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("ok")
+        w.bool(summary.problem == nil)
+        w.key("records")
+        w.int(Int64(summary.records))
+        w.key("checkpoints")
+        w.int(Int64(summary.checkpoints))
+        w.key("last_hash")
+        w.string(summary.lastHash)
+        if let problem = summary.problem {
+            w.key("first_bad_seq")
+            w.int(problem.seq)
+            w.key("problem")
+            w.string(problem.description)
+        }
+        w.endObject()
+        return w.string
+    }
+}
