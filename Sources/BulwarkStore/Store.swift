@@ -12,6 +12,10 @@ public struct ChangeEvent: Sendable, Equatable {
         case deposit
         /// An operator revoked one session (`bulwark sessions revoke`).
         case sessionRevoked = "session_revoked"
+        /// An operator lifted a ban (`bulwark bans lift`); the subject is `ip:…` or `key:…`.
+        case banLifted = "ban_lifted"
+        /// An operator changed an account's rate-limit tier (`bulwark accounts set-tier`).
+        case accountTierChanged = "account_tier_changed"
     }
 
     public let seq: Int64
