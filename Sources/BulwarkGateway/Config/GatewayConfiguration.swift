@@ -49,6 +49,8 @@ public struct GatewayConfiguration: Sendable {
     public var riskEnabled = true
     public var riskPolicy = RiskPolicy()
     public var riskRateWindowMs: Int64 = 10_000
+    /// Rate limits and abuse protection (docs/rate-limits.md).
+    public var rateLimits = RateLimitSettings()
     public var shutdownDrainMs: Int64
     public var demoEnabled: Bool
 
@@ -154,6 +156,7 @@ public struct GatewayConfiguration: Sendable {
             sessionLimitBehaviour: limitBehaviour,
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
         try configuration.readSessionSecurity(string: string, int: int, bool: bool)
+        configuration.rateLimits = try RateLimitSettings.read(string: string, int: int)
         try configuration.validate()
         return configuration
     }

@@ -22,7 +22,9 @@ public struct SettingSpec: Sendable {
 }
 
 public enum SettingCatalogue {
-    public static let all: [SettingSpec] = [
+    public static let all: [SettingSpec] = base + RateLimitSettings.catalogue + tail
+
+    private static let base: [SettingSpec] = [
         SettingSpec(key: "data", kind: .string, defaultValue: ".bulwark", help: "Data folder: database, TLS material, keys."),
         SettingSpec(key: "listen", kind: .string, defaultValue: "127.0.0.1:8443", help: "Public listener HOST:PORT (port 0 picks a free port)."),
         SettingSpec(key: "tls.enabled", kind: .bool, defaultValue: "true", help: "TLS on the public listener. Disabling it is refused unless the listener is on loopback."),
@@ -72,6 +74,9 @@ public enum SettingCatalogue {
         SettingSpec(key: "risk.min_idle_timeout_ms", kind: .int, defaultValue: "60000", help: "Floor of the risk-shortened idle timeout."),
         SettingSpec(key: "risk.min_absolute_timeout_ms", kind: .int, defaultValue: "600000", help: "Floor of the risk-shortened absolute lifetime."),
         SettingSpec(key: "risk.rate_window_ms", kind: .int, defaultValue: "10000", help: "Window in which requests are counted for the account's request-rate baseline (EWMA)."),
+    ]
+
+    private static let tail: [SettingSpec] = [
         SettingSpec(key: "shutdown.drain_ms", kind: .int, defaultValue: "3000", help: "On SIGTERM: time between server.shutdown and the 1001 close."),
         SettingSpec(key: "demo.enabled", kind: .bool, defaultValue: "true", help: "Seed the demo market: instruments, a demo account and key, and resting house liquidity."),
     ]

@@ -10,12 +10,18 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
     private let policy: UpgradePolicy
     private let readiness: @Sendable () -> Bool
     private let onRefusal: @Sendable () -> Void
+    /// Set when the upgrade was refused by a rate limit or a ban (`AdmissionControl`).
+    private let admissionRefusal: @Sendable () -> AdmissionControl.Refusal?
     private var pending: HTTPRequestHead?
 
-    init(policy: UpgradePolicy, readiness: @escaping @Sendable () -> Bool, onRefusal: @escaping @Sendable () -> Void) {
+    init(
+        policy: UpgradePolicy, readiness: @escaping @Sendable () -> Bool, onRefusal: @escaping @Sendable () -> Void,
+        admissionRefusal: @escaping @Sendable () -> AdmissionControl.Refusal? = { nil }
+    ) {
         self.policy = policy
         self.readiness = readiness
         self.onRefusal = onRefusal
+        self.admissionRefusal = admissionRefusal
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -42,6 +48,10 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
         case (_, policy.path):
             // An upgrade that the upgrader declined, or a plain request to the WebSocket path.
             onRefusal()
+            if let refusal = admissionRefusal() {
+                send(context, refusal.status, body: refusal.body, keepAlive: false, extraHeaders: [("Retry-After", refusal.retryAfterSeconds)])
+                return
+            }
             switch policy.evaluate(head) {
             case .refuse(let status, let reason):
                 send(context, status, body: "{\"error\":\"\(reason)\"}", keepAlive: false, extraHeaders: status == .upgradeRequired ? [("Sec-WebSocket-Version", "13")] : [])
