@@ -122,7 +122,22 @@ enum Schema {
                 t.primaryKey(["account_id", "code_hash"])
             }
         }
-        migrator.registerMigration("v9-audit-incident-response") { db in
+        migrator.registerMigration("v9-rate-limit-tiers-and-bans") { db in
+            // The account's rate-limit tier (docs/rate-limits.md); existing accounts are standard.
+            try db.alter(table: "accounts") { t in t.add(column: "tier", .text).notNull().defaults(to: "standard") }
+            // Temporary bans, written by the gateway that imposed them so that operators can list
+            // and lift them from the CLI and a restart keeps them. One row per subject (`ip:…`,
+            // `key:…`): the latest ban, with its escalation level.
+            try db.create(table: "bans") { t in
+                t.primaryKey("subject", .text)
+                t.column("since_ms", .integer).notNull()
+                t.column("until_ms", .integer).notNull()
+                t.column("level", .integer).notNull()
+                t.column("reason", .text).notNull()
+                t.column("lifted_ms", .integer)
+            }
+        }
+        migrator.registerMigration("v10-audit-incident-response") { db in
             // The hash-chained audit log: append-only (no code path updates or deletes a row).
             try db.create(table: "audit_log") { t in
                 t.primaryKey("seq", .integer)

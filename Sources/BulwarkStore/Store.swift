@@ -16,6 +16,10 @@ public struct ChangeEvent: Sendable, Equatable {
         case killSwitch = "kill_switch"
         /// The IP block list changed.
         case ipBlocks = "ip_blocks"
+        /// An operator lifted a ban (`bulwark bans lift`); the subject is `ip:…` or `key:…`.
+        case banLifted = "ban_lifted"
+        /// An operator changed an account's rate-limit tier (`bulwark accounts set-tier`).
+        case accountTierChanged = "account_tier_changed"
     }
 
     public let seq: Int64

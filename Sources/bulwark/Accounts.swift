@@ -6,7 +6,7 @@ import Foundation
 
 struct Accounts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage accounts.", subcommands: [Create.self, List.self, Disable.self, Enable.self])
+        abstract: "Manage accounts.", subcommands: [Create.self, List.self, Disable.self, Enable.self, SetTier.self])
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disable an account: its live sessions end (4002) and its keys stop working.")
@@ -27,6 +27,26 @@ struct Accounts: AsyncParsableCommand {
             try OperatorStore.open(options.resolvedData).setAccountStatus(id: accountID, .enabled, nowMs: SystemClock().nowMs())
             if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.account.enable", subject: accountID) }
             print(options.json ? "{\"enabled\":true}" : "enabled \(accountID)")
+        }
+    }
+
+    struct SetTier: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-tier", abstract: "Set an account's rate-limit tier (its account buckets' limits, docs/rate-limits.md).")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Account id (a_...).") var accountID: String
+        @Argument(help: "standard, professional or market_maker.") var tier: String
+
+        func run() async throws {
+            guard let tier = AccountTier(rawValue: tier) else {
+                throw CommandFailure("the tier must be one of \(AccountTier.allCases.map(\.rawValue).joined(separator: ", ")), got '\(self.tier)'")
+            }
+            do {
+                try OperatorStore.open(options.resolvedData).setAccountTier(id: accountID, tier, nowMs: SystemClock().nowMs())
+            } catch let error as StoreError {
+                throw CommandFailure(error.description)
+            }
+            print(options.json ? "{\"account_id\":\"\(accountID)\",\"tier\":\"\(tier.rawValue)\"}" : "account \(accountID) is now \(tier.rawValue)")
         }
     }
 

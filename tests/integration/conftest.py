@@ -19,12 +19,30 @@ def run_cli(data, *args):
     return json.loads(out.stdout)
 
 
+# Every test client connects from 127.0.0.1 (one address for the whole suite), and many tests
+# open connections, log in and send bursts back to back; with the production defaults the per-IP,
+# per-connection and standard-tier limits would refuse them. These relax them for every test
+# gateway; test_rate_limits.py runs its own gateways with small limits and checks each bucket there.
+RELAXED_RATE_LIMITS = {
+    "BULWARK_RATE_IP_HANDSHAKES": "100000/s",
+    "BULWARK_RATE_IP_CONNECTIONS": "100000/s",
+    "BULWARK_RATE_IP_MAX_CONNECTIONS": "100000",
+    "BULWARK_RATE_IP_LOGINS": "100000/s",
+    "BULWARK_RATE_CONNECTION_MESSAGES": "100000/s",
+    "BULWARK_RATE_CONNECTION_SUBSCRIBES": "100000/s",
+    "BULWARK_RATE_TIER_STANDARD_WEIGHT": "100000/s",
+    "BULWARK_RATE_TIER_STANDARD_ORDERS": "100000/s",
+    "BULWARK_RATE_TIER_STANDARD_CANCELS": "100000/s",
+}
+
+
 class Gateway:
     def __init__(self, data, extra_env=None, extra_args=()):
         self.data = data
         ready = os.path.join(data, "..", f"ready-{os.getpid()}-{time.monotonic_ns()}")
         self.ready_file = os.path.abspath(ready)
         env = dict(os.environ)
+        env.update(RELAXED_RATE_LIMITS)
         env.update(extra_env or {})
         self.log_path = os.path.abspath(os.path.join(data, "..", f"server-{time.monotonic_ns()}.log"))
         self.log = open(self.log_path, "w")

@@ -357,3 +357,30 @@ def test_admin_enrols_totp_shows_and_revokes_sessions(admin_gateway):
     assert admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/mfa/unlock") == (200, {"unlocked": True})
     assert admin_json(admin_gateway, "DELETE", f"/admin/v1/accounts/{account_id}/mfa") == (200, {"removed": True})
     assert admin_json(admin_gateway, "DELETE", f"/admin/v1/accounts/{account_id}/mfa")[0] == 404
+def test_admin_rate_limit_endpoints_tiers_and_bans(admin_gateway):
+    data = admin_gateway.data
+    account_id = run_cli(data, "accounts", "create", "--name", "admin-tier-" + os.urandom(3).hex())["account_id"]
+    signer = Ed25519Key()
+    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
+                     b64u(signer.public_raw()), "--scopes", "read")["key_id"]
+    status, body = admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/tier", {"tier": "market_maker"})
+    assert status == 200 and body == {"tier": "market_maker"}
+    status, error = admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/tier", {"tier": "platinum"})
+    assert status == 400 and error["field"] == "params.tier"
+    status, error = admin_json(admin_gateway, "POST", "/admin/v1/accounts/a_missing/tier", {"tier": "standard"})
+    assert status == 404
+
+    async def scenario():
+        client = await Client.connect(admin_gateway.url, admin_gateway.ca)
+        await client.login(key_id, signer)
+        limits = (await client.call("private/session.status"))["result"]["rate_limits"]
+        assert limits["tier"] == "market_maker"
+        assert [b["limit"] for b in limits["buckets"] if b["bucket"] == "orders"] == [200]
+        await client.close()
+    asyncio.run(scenario())
+    status, body = admin_json(admin_gateway, "GET", "/admin/v1/bans")
+    assert status == 200 and body == {"bans": []}
+    status, body = admin_json(admin_gateway, "POST", "/admin/v1/bans/ip:203.0.113.9/lift")
+    assert status == 404 and body["error"] == "ban_not_found"
+    status, body = admin_json(admin_gateway, "POST", "/admin/v1/bans/nonsense/lift")
+    assert status == 400 and body["error"] == "invalid_subject"

@@ -10,7 +10,7 @@ import NIOSSL
 /// certificate from the admin CA (the listener refuses the handshake otherwise).
 ///
 /// Today: health, sessions (list, show, revoke), keys (list, show, create, rotate, revoke, unlock),
-/// accounts (disable, enable) and their TOTP factor (enrol, status, unlock, remove). The admin token, TOTP step-up for destructive actions, and the rest of the
+/// accounts (disable, enable, tier) and their TOTP factor (enrol, status, unlock, remove), bans (list, lift). The admin token, TOTP step-up for destructive actions, and the rest of the
 /// API arrive with the admin issue.
 final class AdminHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -132,6 +132,12 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             showSession(context: context, head: head, sessionID: parts[3])
         case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "sessions"] && parts[4] == "revoke":
             revokeSession(context: context, head: head, sessionID: parts[3])
+        case (.GET, ["admin", "v1", "bans"]):
+            listBans(context: context, head: head)
+        case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "bans"] && parts[4] == "lift":
+            liftBan(context: context, head: head, subjectText: parts[3])
+        case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "accounts"] && parts[4] == "tier":
+            setTier(context: context, head: head, accountID: parts[3])
         case (_, _) where parts.count >= 3 && parts[0...1] == ["admin", "v1"] && routeIncident(context: context, head: head, parts: parts):
             break
         case (_, _) where parts.count >= 5 && parts[0...2] == ["admin", "v1", "accounts"] && parts[4] == "mfa":

@@ -26,6 +26,7 @@ public final class GatewayApp: Sendable {
     let blocks: IPBlockList
     let killSwitches: KillSwitches
     let monitor: SecurityMonitor
+    let rateLimits: RateLimits
     let hub: FanoutHub
     let venue: BuiltinVenue
     let marketData: MarketDataPublisher
@@ -81,6 +82,18 @@ public final class GatewayApp: Sendable {
                 (try? SecretBox.loadKey(file: masterKeyPath)).flatMap { try? SecretBox(masterKey: $0) }
             })
         loginThrottle = LoginThrottle(policy: configuration.loginThrottle)
+        rateLimits = RateLimits(
+            settings: configuration.rateLimits, logger: logger, tierOf: { try? store.accountTier(id: $0) },
+            journal: { ban in
+                try? store.recordBan(
+                    BanRecord(subject: ban.subject.description, sinceMs: ban.sinceMs, untilMs: ban.untilMs, level: ban.level, reason: ban.reason))
+            })
+        // Bans outlive a restart (an abuser does not get a fresh start by crashing us).
+        for record in (try? store.activeBans(nowMs: clock.nowMs())) ?? [] {
+            guard let subject = BanSubject(record.subject) else { continue }
+            rateLimits.abuse.bans.restore(
+                BanList.Ban(subject: subject, sinceMs: record.sinceMs, untilMs: record.untilMs, level: record.level, reason: record.reason))
+        }
     }
 
     /// Structural limits of a client message (PROTOCOL.md §2), with one deliberate deviation: strings

@@ -244,6 +244,13 @@ actor ChangeFeedFollower {
         case .sessionRevoked:
             let ended = app.sessions.end(id: change.subject, reason: .revoked, nowMs: app.clock.nowMs())
             app.logger.notice("session revoked by an operator", metadata: ["session_hash": "\(SessionHash.of(change.subject))", "live": "\(ended)"])
+        case .banLifted:
+            if let subject = BanSubject(change.subject) {
+                let lifted = app.rateLimits.abuse.lift(subject, nowMs: app.clock.nowMs())
+                app.logger.notice("ban lifted by an operator", metadata: ["subject": "\(subject)", "was_active": "\(lifted)"])
+            }
+        case .accountTierChanged:
+            app.rateLimits.accounts.forgetTier(accountID: change.subject)
         case .deposit:
             if let id = Int64(change.subject), let deposit = try? app.store.deposit(id: id) {
                 await app.venue.applyDeposits([deposit.venueDeposit])

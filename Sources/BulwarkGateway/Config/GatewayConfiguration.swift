@@ -55,6 +55,8 @@ public struct GatewayConfiguration: Sendable {
     public var autoBlockEnabled = true
     public var autoBlockMs: Int64 = 900_000
     public var neverAutoBlock: [IPNetwork] = []
+    /// Rate limits and abuse protection (docs/rate-limits.md).
+    public var rateLimits = RateLimitSettings()
     public var shutdownDrainMs: Int64
     public var demoEnabled: Bool
 
@@ -160,6 +162,7 @@ public struct GatewayConfiguration: Sendable {
             sessionLimitBehaviour: limitBehaviour,
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
         try configuration.readSessionSecurity(string: string, int: int, bool: bool)
+        configuration.rateLimits = try RateLimitSettings.read(string: string, int: int)
         try configuration.validate()
         return configuration
     }

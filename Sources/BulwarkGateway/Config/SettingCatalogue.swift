@@ -22,7 +22,9 @@ public struct SettingSpec: Sendable {
 }
 
 public enum SettingCatalogue {
-    public static let all: [SettingSpec] = [
+    public static let all: [SettingSpec] = base + RateLimitSettings.catalogue + tail
+
+    private static let base: [SettingSpec] = [
         SettingSpec(key: "data", kind: .string, defaultValue: ".bulwark", help: "Data folder: database, TLS material, keys."),
         SettingSpec(key: "listen", kind: .string, defaultValue: "127.0.0.1:8443", help: "Public listener HOST:PORT (port 0 picks a free port)."),
         SettingSpec(key: "tls.enabled", kind: .bool, defaultValue: "true", help: "TLS on the public listener. Disabling it is refused unless the listener is on loopback."),
@@ -77,6 +79,9 @@ public enum SettingCatalogue {
         SettingSpec(key: "detect.auto_block", kind: .bool, defaultValue: "true", help: "Detection rules that find credential stuffing or Origin probing block the address for detect.auto_block_ms."),
         SettingSpec(key: "detect.auto_block_ms", kind: .int, defaultValue: "900000", help: "How long an automatic address block lasts."),
         SettingSpec(key: "detect.never_block", kind: .stringList, defaultValue: "127.0.0.1,::1", help: "Addresses or CIDRs never blocked automatically (proxies, local clients); operators can still block them by hand."),
+    ]
+
+    private static let tail: [SettingSpec] = [
         SettingSpec(key: "shutdown.drain_ms", kind: .int, defaultValue: "3000", help: "On SIGTERM: time between server.shutdown and the 1001 close."),
         SettingSpec(key: "demo.enabled", kind: .bool, defaultValue: "true", help: "Seed the demo market: instruments, a demo account and key, and resting house liquidity."),
     ]

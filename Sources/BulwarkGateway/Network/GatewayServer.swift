@@ -82,6 +82,18 @@ final class GatewayServer: Sendable {
         })
     }
 
+    /// Rate limits and bans before the 101 (PROTOCOL.md §3.1). An admitted connection holds its
+    /// per-IP and node-wide slots until its channel closes.
+    private static func admit(channel: any Channel, app: GatewayApp, policyAccepted: Bool) -> AdmissionControl.Verdict {
+        let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+        let verdict = app.rateLimits.admission.admitUpgrade(ip: ip, policyAccepted: policyAccepted, nowMs: app.clock.nowMs())
+        if verdict == .admit && policyAccepted {
+            let admission = app.rateLimits.admission
+            channel.closeFuture.whenComplete { _ in admission.release(ip: ip) }
+        }
+        return verdict
+    }
+
     private static func configurePipeline(
         channel: any Channel, app: GatewayApp, tls: TLSContextProvider.Snapshot?, policy: UpgradePolicy
     ) throws {
@@ -92,16 +104,24 @@ final class GatewayServer: Sendable {
         let limits = app.configuration.limits
         let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs))
         try sync.addHandler(deadline, name: "bulwark.handshake-deadline")
+        // The rate-limit verdict of this connection's upgrade, for HTTPResponder to explain.
+        let admissionRefusal = NIOLockedValueBox<AdmissionControl.Refusal?>(nil)
         let responder = HTTPResponder(
             policy: policy, readiness: { app.isReady() },
             onRefusal: { reason, clientIP in
                 app.metrics.upgradesRefused.add(1, ordering: .relaxed)
                 if reason == "origin_not_allowed" { app.monitor.originRefused(ip: clientIP) }
-            })
+            },
+            admissionRefusal: { admissionRefusal.withLockedValue { $0 } })
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: limits.maxFrameBytes, automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
-                switch policy.evaluate(head, clientIP: channel.remoteAddress?.ipAddress) {
+                let decision = policy.evaluate(head, clientIP: channel.remoteAddress?.ipAddress)
+                if case .refuse(let refusal) = Self.admit(channel: channel, app: app, policyAccepted: decision.isAccepted) {
+                    admissionRefusal.withLockedValue { $0 = refusal }
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                switch decision {
                 case .accept(let subprotocol):
                     var headers = HTTPHeaders()
                     if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }

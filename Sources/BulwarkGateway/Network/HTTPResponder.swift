@@ -11,15 +11,19 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
     private let readiness: @Sendable () -> Bool
     /// Told the reason and the client's address of every refused upgrade (metrics, detection).
     private let onRefusal: @Sendable (_ reason: String, _ clientIP: String) -> Void
+    /// Set when the upgrade was refused by a rate limit or a ban (`AdmissionControl`).
+    private let admissionRefusal: @Sendable () -> AdmissionControl.Refusal?
     private var pending: HTTPRequestHead?
 
     init(
         policy: UpgradePolicy, readiness: @escaping @Sendable () -> Bool,
-        onRefusal: @escaping @Sendable (_ reason: String, _ clientIP: String) -> Void
+        onRefusal: @escaping @Sendable (_ reason: String, _ clientIP: String) -> Void,
+        admissionRefusal: @escaping @Sendable () -> AdmissionControl.Refusal? = { nil }
     ) {
         self.policy = policy
         self.readiness = readiness
         self.onRefusal = onRefusal
+        self.admissionRefusal = admissionRefusal
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -46,6 +50,11 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
         case (_, policy.path):
             // An upgrade that the upgrader declined, or a plain request to the WebSocket path.
             let clientIP = context.channel.remoteAddress?.ipAddress ?? "unknown"
+            if let refusal = admissionRefusal() {
+                onRefusal("rate_limited", clientIP)
+                send(context, refusal.status, body: refusal.body, keepAlive: false, extraHeaders: [("Retry-After", refusal.retryAfterSeconds)])
+                return
+            }
             switch policy.evaluate(head, clientIP: clientIP) {
             case .refuse(let status, let reason):
                 onRefusal(reason, clientIP)

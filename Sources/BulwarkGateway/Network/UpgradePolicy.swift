@@ -13,6 +13,11 @@ struct UpgradePolicy: Sendable {
     enum Decision: Equatable {
         case accept(subprotocol: String?)
         case refuse(HTTPResponseStatus, reason: String)
+
+        var isAccepted: Bool {
+            if case .accept = self { return true }
+            return false
+        }
     }
 
     static let subprotocol = "bulwark.v1"

@@ -21,6 +21,8 @@ actor Connection: SessionListener {
     /// SHA-256 of the client certificate this connection was made with (mTLS), or nil.
     nonisolated let clientCertificateSHA256: String?
     let app: GatewayApp
+    /// This connection's rate-limit buckets and enforcement ladder (docs/rate-limits.md).
+    nonisolated let rateGuard: ConnectionRateGuard
     private(set) var challenge: String
     private(set) var session: Session?
     /// The logged-in key's instrument and notional limits, applied to every order.
@@ -62,6 +64,7 @@ actor Connection: SessionListener {
         self.clientCertificateSHA256 = clientCertificateSHA256
         self.app = app
         self.challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
+        self.rateGuard = ConnectionRateGuard(clientIP: clientIP, limits: app.rateLimits, signals: outbound)
     }
 
     var subscriber: FanoutHub.Subscriber { FanoutHub.Subscriber(connectionID: id, channel: outbound.channel) }
@@ -196,9 +199,12 @@ actor Connection: SessionListener {
             reply(request.id, error: RPCError(.internalError, reason: "shutting_down"))
             return
         }
+        // Charged before anything else; a refusal is answered by the guard itself.
+        guard case .proceed(let usage) = rateGuard.admit(request, accountID: session?.accountID, keyID: session?.keyID, nowMs: app.clock.nowMs())
+        else { return }
         do throws(RPCError) {
             let write = try await dispatch(request)
-            respond(RPCResponse.success(id: request.id, usIn: usIn, usOut: app.clock.nowUs(), writeResult: write))
+            respond(RPCResponse.success(id: request.id, usIn: usIn, usOut: app.clock.nowUs(), usage: usage, writeResult: write))
         } catch {
             pendingResume = nil
             auditRejection(request.method, error)
@@ -337,6 +343,8 @@ actor Connection: SessionListener {
             _ = try ParamsReader(request.params, allowed: [])
             let instruments = await app.venue.instruments()
             return { w in Render.instruments(instruments, to: &w) }
+        case "public/usage":
+            return try configureUsage(request.params)
         case "public/auth":
             // Apply operator changes (revocations, funding) made up to now before deciding.
             await app.changeFeed.catchUp()
@@ -665,7 +673,10 @@ actor Connection: SessionListener {
             let bound = app.sessions.boundConnections(sessionID: session.id)
             let stepUp = app.risk.policy.decision(forScore: session.risk.score) != .allow
             let stepUpRequired = stepUp && session.assurance(atMs: now) != .aal2
-            return { w in Render.session(session, boundConnections: bound, stepUpRequired: stepUpRequired, nowMs: now, to: &w) }
+            let rateLimits = rateLimitStatus(accountID: session.accountID, nowMs: now)
+            return { w in
+                Render.session(session, boundConnections: bound, stepUpRequired: stepUpRequired, nowMs: now, to: &w, extra: rateLimits)
+            }
         case .sessionList:
             _ = try ParamsReader(request.params, allowed: [])
             let sessions = app.sessions.sessions(accountID: session.accountID).sorted { $0.createdMs < $1.createdMs }

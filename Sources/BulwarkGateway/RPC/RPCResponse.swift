@@ -2,7 +2,7 @@ import BulwarkCore
 
 /// Encodes JSON-RPC responses (PROTOCOL.md §2) straight into bytes.
 enum RPCResponse {
-    static func success(id: RPCID, usIn: Int64, usOut: Int64, writeResult: (inout JSONWriter) -> Void) -> [UInt8] {
+    static func success(id: RPCID, usIn: Int64, usOut: Int64, usage: RateUsage? = nil, writeResult: (inout JSONWriter) -> Void) -> [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
         writer.key("jsonrpc")
@@ -11,6 +11,10 @@ enum RPCResponse {
         write(id, to: &writer)
         writer.key("result")
         writeResult(&writer)
+        if let usage {
+            writer.key("usage")
+            usage.write(to: &writer)
+        }
         writer.key("us_in")
         writer.int(usIn)
         writer.key("us_out")

@@ -117,7 +117,8 @@ enum Render {
     /// A session as its owner and operators see it: lifetimes, risk and assurance included.
     /// `stepUpRequired` is given for the session's own `session.status`.
     static func session(
-        _ session: Session, boundConnections: Int? = nil, stepUpRequired: Bool? = nil, nowMs: Int64, to w: inout JSONWriter
+        _ session: Session, boundConnections: Int? = nil, stepUpRequired: Bool? = nil, nowMs: Int64, to w: inout JSONWriter,
+        extra: ((inout JSONWriter) -> Void)? = nil
     ) {
         w.beginObject()
         field(&w, "session_id", session.id)
@@ -163,6 +164,7 @@ enum Render {
             w.key("step_up_required")
             w.bool(stepUpRequired)
         }
+        extra?(&w)
         w.endObject()
     }
 
