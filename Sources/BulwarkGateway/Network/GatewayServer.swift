@@ -8,15 +8,18 @@ import NIOSSL
 import NIOWebSocket
 import X509
 
-/// The public listener: TCP, TLS, HTTP/1.1 and the WebSocket upgrade on `GET /ws/v1`.
+/// The public listener: TCP, TLS, HTTP/1.1 and the WebSocket upgrade on `GET /ws/v1` (and on
+/// `GET /ws/echo` when the conformance echo is on).
 ///
 /// Kept thin on purpose: it assembles the channel pipeline and hands each upgraded connection to
 /// the app; every rule about what a client may do lives in the handlers and the RPC layer.
 ///
-///     TLS ─ HandshakeDeadline ─ HTTP codec ─ upgrader ─ HTTPResponder
-///                   after upgrade:  frame codec ─ WebSocketConnectionHandler ─ (RequestIntake → Connection)
+///     [PROXY v2] ─ TLS ─ HandshakeDeadline ─ HandshakeHeaderLimit ─ HTTP codec ─ upgrader ─ HTTPResponder
+///     after upgrade: [PROXY v2] ─ TLS ─ OutboundQueue ─ frame codec ─ WebSocketConnectionHandler ─ sink
+///     (the sink: RequestIntake → Connection on /ws/v1, ConformanceEcho on /ws/echo)
 final class GatewayServer: Sendable {
     static let webSocketPath = "/ws/v1"
+    static let conformanceEchoPath = "/ws/echo"
 
     private let app: GatewayApp
     private let group: MultiThreadedEventLoopGroup
@@ -32,7 +35,9 @@ final class GatewayServer: Sendable {
     /// Binds and returns the local address (useful with port 0).
     func start() async throws -> SocketAddress {
         let configuration = app.configuration
-        let policy = UpgradePolicy(path: Self.webSocketPath, allowedOrigins: configuration.allowedOrigins)
+        let policy = UpgradePolicy(
+            path: Self.webSocketPath, allowedOrigins: configuration.allowedOrigins,
+            echoPath: configuration.conformanceEcho ? Self.conformanceEchoPath : nil)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -85,15 +90,30 @@ final class GatewayServer: Sendable {
         channel: any Channel, app: GatewayApp, tls: TLSContextProvider.Snapshot?, policy: UpgradePolicy
     ) throws {
         let sync = channel.pipeline.syncOperations
+        let configuration = app.configuration
         app.metrics.connectionsAccepted.add(1, ordering: .relaxed)
+        // Only a trusted proxy may say who the client is; anyone else's PROXY header is just bytes.
+        if configuration.proxyProtocol, app.clientAddresses.isTrusted(channel.remoteAddress?.ipAddress ?? "") {
+            try sync.addHandler(ProxyProtocolHandler())
+        }
         if let tls { try sync.addHandler(Self.tlsHandler(tls, logger: app.logger)) }
-        let limits = app.configuration.limits
-        let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs))
+        let limits = configuration.limits
+        let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs), metrics: app.metrics)
         try sync.addHandler(deadline, name: "bulwark.handshake-deadline")
+        let headerLimit = HandshakeHeaderLimitHandler(
+            maxBytes: limits.maxHandshakeHeaderBytes, maxFields: limits.maxHandshakeHeaders,
+            onRefusal: { app.metrics.handshakeHeaderRefusals.add(1, ordering: .relaxed) })
+        try sync.addHandler(headerLimit, name: "bulwark.handshake-headers")
+        var metricsText: (@Sendable () -> String)?
+        if configuration.metricsPublic { metricsText = { app.metricsText() } }
         let responder = HTTPResponder(
-            policy: policy, readiness: { app.isReady() }, onRefusal: { app.metrics.upgradesRefused.add(1, ordering: .relaxed) })
+            policy: policy, readiness: { app.isReady() }, onRefusal: { app.metrics.upgradesRefused.add(1, ordering: .relaxed) },
+            metricsText: metricsText)
+        // One decoder serves both endpoints: with the echo on, its cap is the echo's and /ws/v1's own
+        // frame limit is enforced after decoding (InboundFrameRules).
+        let decoderCap = configuration.conformanceEcho ? max(limits.maxFrameBytes, FrameLimits.conformanceEcho.maxFrameBytes) : limits.maxFrameBytes
         let upgrader = NIOWebSocketServerUpgrader(
-            maxFrameSize: limits.maxFrameBytes, automaticErrorHandling: true,
+            maxFrameSize: decoderCap, automaticErrorHandling: false,
             shouldUpgrade: { channel, head in
                 switch policy.evaluate(head) {
                 case .accept(let subprotocol):
@@ -106,9 +126,9 @@ final class GatewayServer: Sendable {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
             },
-            upgradePipelineHandler: { channel, _ in
+            upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
-                    try app.attachWebSocket(channel: channel)
+                    try app.attachWebSocket(channel: channel, request: head, endpoint: policy.endpoint(for: head.uri) ?? .rpc)
                 }
             })
         try sync.configureHTTPServerPipeline(
@@ -118,6 +138,7 @@ final class GatewayServer: Sendable {
                     let pipeline = context.pipeline.syncOperations
                     pipeline.removeHandler(name: "bulwark.http", promise: nil)
                     pipeline.removeHandler(name: "bulwark.handshake-deadline", promise: nil)
+                    pipeline.removeHandler(name: "bulwark.handshake-headers", promise: nil)
                 }
             ),
             withErrorHandling: true)

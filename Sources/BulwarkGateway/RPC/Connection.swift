@@ -49,7 +49,7 @@ actor Connection: SessionListener {
         self.challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
     }
 
-    var subscriber: FanoutHub.Subscriber { FanoutHub.Subscriber(connectionID: id, channel: outbound.channel) }
+    var subscriber: FanoutHub.Subscriber { outbound.subscriber(connectionID: id) }
 
     // MARK: Lifecycle
 
