@@ -73,6 +73,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler {
     private enum State {
         case awaitingHeader(ByteBuffer?)
         case passThrough
+        case refused
     }
 
     private var state = State.awaitingHeader(nil)
@@ -80,7 +81,12 @@ final class ProxyProtocolHandler: ChannelInboundHandler {
     private(set) var sourceIP: String?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .awaitingHeader(let pending) = state else { return context.fireChannelRead(data) }
+        let pending: ByteBuffer?
+        switch state {
+        case .awaitingHeader(let buffered): pending = buffered
+        case .passThrough: return context.fireChannelRead(data)
+        case .refused: return
+        }
         var buffer = unwrapInboundIn(data)
         if var pending {
             pending.writeBuffer(&buffer)
@@ -90,7 +96,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler {
         case .needMoreBytes:
             state = .awaitingHeader(buffer)
         case .invalid:
-            state = .awaitingHeader(nil)
+            state = .refused
             context.close(promise: nil)
         case .header(let header):
             sourceIP = header.sourceIP
