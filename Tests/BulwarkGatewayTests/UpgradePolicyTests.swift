@@ -27,6 +27,14 @@ import Testing
         }
     }
 
+    @Test func theConformanceEchoExistsOnlyWhenEnabled() {
+        let offered = [("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Protocol", "bulwark.v1")]
+        #expect(policy.evaluate(head("/ws/echo", offered)) == .refuse(.notFound, reason: "not_found"))
+        let withEcho = UpgradePolicy(path: "/ws/v1", allowedOrigins: [], echoPath: "/ws/echo")
+        #expect(withEcho.evaluate(head("/ws/echo", offered)) == .accept(subprotocol: nil))
+        #expect(withEcho.endpoint(for: "/ws/echo") == .conformanceEcho && withEcho.endpoint(for: "/ws/v1") == .rpc)
+    }
+
     @Test func credentialsNeverInTheURL() {
         #expect(policy.evaluate(head("/ws/v1?token=abc")) == .refuse(.badRequest, reason: "query_not_allowed"))
         #expect(policy.evaluate(head("/other")) == .refuse(.notFound, reason: "not_found"))

@@ -8,11 +8,19 @@ import struct
 
 
 class RawConnection:
-    def __init__(self, url, ca_file, extra_headers=(), version="13", path=None, timeout=10):
+    def __init__(self, url, ca_file, extra_headers=(), version="13", path=None, timeout=10, preamble=b"", rcvbuf=None):
+        """`preamble`: bytes sent in clear before TLS (a PROXY protocol header); `rcvbuf`: a small
+        receive buffer, set before connecting, for clients that must look slow to the server."""
         host_port, _, url_path = url[len("wss://"):].partition("/")
         host, port = host_port.rsplit(":", 1)
         context = ssl.create_default_context(cafile=ca_file)
-        raw = socket.create_connection((host, int(port)), timeout=timeout)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(timeout)
+        raw.connect((host, int(port)))
+        if preamble:
+            raw.sendall(preamble)
         self.sock = context.wrap_socket(raw, server_hostname="localhost")
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path or '/' + url_path} HTTP/1.1", f"Host: {host_port}", "Upgrade: websocket",
@@ -65,6 +73,22 @@ class RawConnection:
         elif length == 127:
             length = struct.unpack("!Q", self._read_exact(8))[0]
         return first & 0x0F, self._read_exact(length)
+
+    def send_json(self, message):
+        import json
+        self.send_frame(0x1, json.dumps(message).encode())
+
+    def recv_json(self):
+        """The next text message, skipping pings (answered) and pongs."""
+        import json
+        while True:
+            opcode, payload = self.recv_frame()
+            if opcode == 0x9:
+                self.send_frame(0xA, payload)
+            elif opcode == 0x1:
+                return json.loads(payload)
+            elif opcode == 0x8:
+                raise ConnectionError(f"closed: {payload[:2].hex()}")
 
     def recv_until_close(self, limit=50):
         """Reads frames until a close frame; returns its code."""

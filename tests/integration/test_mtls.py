@@ -250,6 +250,20 @@ def test_admin_lists_sessions_and_revokes_a_key(admin_gateway):
     asyncio.run(scenario())
 
 
+def test_admin_listener_serves_metrics(admin_gateway):
+    import http.client
+    context = ssl.create_default_context(cafile=admin_gateway.ca)
+    context.load_cert_chain(*admin_gateway.operator)
+    host, port = admin_gateway.admin_url.split("//")[1].split("/")[0].rsplit(":", 1)
+    connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
+    connection.request("GET", "/admin/v1/metrics")
+    response = connection.getresponse()
+    text = response.read().decode()
+    connection.close()
+    assert response.status == 200 and response.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+    assert 'bulwark_connections{state="open"}' in text and "bulwark_ws_closes_total" in text
+
+
 def test_admin_listener_without_a_ca_file_is_a_start_up_error(workdir):
     with pytest.raises(RuntimeError) as failed:
         Gateway(os.path.join(workdir, "admin-no-ca"), extra_args=("--admin-listen", "127.0.0.1:0"))

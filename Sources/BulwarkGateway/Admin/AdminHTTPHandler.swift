@@ -58,6 +58,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         switch (head.method, parts) {
         case (.GET, ["admin", "v1", "healthz"]):
             send(context, .ok, body: #"{"status":"ok"}"#, keepAlive: head.isKeepAlive)
+        case (.GET, ["admin", "v1", "metrics"]):
+            send(context, .ok, body: app.metricsText(), keepAlive: head.isKeepAlive, contentType: MetricsExposition.contentType)
         case (.GET, ["admin", "v1", "sessions"]):
             var w = JSONWriter()
             w.beginObject()
@@ -266,9 +268,12 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         send(context, status, body: w.string, keepAlive: false)
     }
 
-    func send(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: String, keepAlive: Bool) {
+    func send(
+        _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: String, keepAlive: Bool,
+        contentType: String = "application/json"
+    ) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Strict-Transport-Security", value: "max-age=31536000; includeSubDomains")
         headers.add(name: "Cache-Control", value: "no-store")

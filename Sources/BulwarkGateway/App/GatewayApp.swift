@@ -6,6 +6,7 @@ import BulwarkVenue
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import NIOWebSocket
 
@@ -34,6 +35,7 @@ public final class GatewayApp: Sendable {
     let connections = ConnectionDirectory()
     let identity: IdentityKey
     let logger: Logger
+    let clientAddresses: ClientAddressResolver
     private let changeFeedBox = NIOLockedValueBox<ChangeFeedFollower?>(nil)
 
     /// Set once at start (it needs the app itself).
@@ -55,6 +57,7 @@ public final class GatewayApp: Sendable {
         self.marketData = marketData
         self.logger = logger
         audit = AuditTrail(store: store, identity: identity.privateKey, clock: clock, logger: logger)
+        clientAddresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
         sessions = SessionRegistry(
             policy: SessionPolicy(
                 idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs,
@@ -104,24 +107,57 @@ public final class GatewayApp: Sendable {
     /// Ready when the store answers (the built-in venue is in-process and always reachable).
     func isReady() -> Bool { store.ping() }
 
+    /// The metrics in the Prometheus text format (`/admin/v1/metrics`, and `/metrics` when public).
+    func metricsText() -> String {
+        MetricsExposition.render(metrics, subscriptions: hub.subscriptionCount)
+    }
+
     /// Called on the event loop right after `101 Switching Protocols`.
-    func attachWebSocket(channel: any Channel) throws {
+    func attachWebSocket(channel: any Channel, request: HTTPRequestHead, endpoint: UpgradePolicy.Endpoint) throws {
+        switch endpoint {
+        case .rpc: try attachRPC(channel: channel, request: request)
+        case .conformanceEcho: try attachConformanceEcho(channel: channel)
+        }
+    }
+
+    private func attachConformanceEcho(channel: any Channel) throws {
+        let echo = ConformanceEcho()
+        // Echoed messages are reliable data up to 16 MiB; the queue must hold a few of them.
+        let (handler, _) = try DataPlanePipeline.install(
+            on: channel, frameLimits: .conformanceEcho, limits: configuration.limits,
+            queueLimitBytes: 4 * FrameLimits.conformanceEcho.maxMessageBytes, metrics: metrics, sink: echo)
+        echo.handler = handler
+    }
+
+    /// The client's address: the socket peer, or what a trusted proxy says (PROXY v2 or
+    /// X-Forwarded-For). Blocks, rate limits, sessions and the audit all use this one answer.
+    func clientAddress(of channel: any Channel, request: HTTPRequestHead?) -> String {
+        clientAddresses.clientIP(
+            socketPeer: channel.remoteAddress?.ipAddress ?? "unknown",
+            proxyProtocolSource: try? channel.pipeline.syncOperations.handler(type: ProxyProtocolHandler.self).sourceIP,
+            forwardedFor: request?.headers["X-Forwarded-For"] ?? [])
+    }
+
+    private func attachRPC(channel: any Channel, request: HTTPRequestHead) throws {
         let limits = configuration.limits
         let (stream, continuation) = AsyncStream.makeStream(of: InboundMessage.self)
         let inFlight = InFlightCounter()
         let intake = RequestIntake(
             parser: StrictJSONParser(limits: Self.messageLimits), continuation: continuation, inFlight: inFlight, maxInFlight: limits.maxInFlight)
-        let handler = WebSocketConnectionHandler(limits: limits, sink: intake)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        let outbound = ConnectionOutbound(channel: channel, handler: handler)
+        let (handler, queue) = try DataPlanePipeline.install(
+            on: channel, frameLimits: FrameLimits(limits), limits: limits, queueLimitBytes: limits.maxOutboundBytes,
+            metrics: metrics, sink: intake)
+        let outbound = ConnectionOutbound(channel: channel, handler: handler, queue: queue)
         intake.outbound = outbound
-        let clientIP = channel.remoteAddress?.ipAddress ?? "unknown"
+        let clientIP = clientAddress(of: channel, request: request)
         // The validated client certificate, if any (mTLS): keys pinned to a certificate need it.
         let peerCertificate = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
         let certificateSHA256 = (try? peerCertificate?.toDERBytes()).map(ClientCertificateVerifier.fingerprintOfDER)
         let connection = Connection(
             id: Identifier.random(prefix: "c", bytes: 12), outbound: outbound, clientIP: clientIP,
             clientCertificateSHA256: certificateSHA256, app: self)
+        let subscriber = outbound.subscriber(connectionID: connection.id)
+        queue.onResync = { [marketData] topics in marketData.resync(topicKeys: topics, subscriber: subscriber) }
         connections.add(connection)
         metrics.connectionsOpen.add(1, ordering: .relaxed)
         Task { [metrics] in

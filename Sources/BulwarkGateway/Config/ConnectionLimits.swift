@@ -10,11 +10,16 @@ public struct ConnectionLimits: Sendable {
     public var authDeadlineMs: Int64
     public var pingIntervalMs: Int64
     public var pongTimeoutMs: Int64
+    public var maxHandshakeHeaderBytes: Int
+    public var maxHandshakeHeaders: Int
+    /// Bytes one connection's outbound queue may hold beyond what the socket accepts.
+    public var maxOutboundBytes: Int
 
     public init(
         maxMessageBytes: Int = 65536, maxFrameBytes: Int = 65536, maxFragments: Int = 64, maxSubscriptions: Int = 64,
         maxInFlight: Int = 32, handshakeDeadlineMs: Int64 = 5000, authDeadlineMs: Int64 = 30000,
-        pingIntervalMs: Int64 = 20000, pongTimeoutMs: Int64 = 20000
+        pingIntervalMs: Int64 = 20000, pongTimeoutMs: Int64 = 20000, maxHandshakeHeaderBytes: Int = 8192,
+        maxHandshakeHeaders: Int = 48, maxOutboundBytes: Int = 1 << 20
     ) {
         self.maxMessageBytes = maxMessageBytes
         self.maxFrameBytes = maxFrameBytes
@@ -25,6 +30,9 @@ public struct ConnectionLimits: Sendable {
         self.authDeadlineMs = authDeadlineMs
         self.pingIntervalMs = pingIntervalMs
         self.pongTimeoutMs = pongTimeoutMs
+        self.maxHandshakeHeaderBytes = maxHandshakeHeaderBytes
+        self.maxHandshakeHeaders = maxHandshakeHeaders
+        self.maxOutboundBytes = maxOutboundBytes
     }
 
     func validate() throws {
@@ -33,13 +41,22 @@ public struct ConnectionLimits: Sendable {
             ("ws.max_fragments", Int64(maxFragments)), ("ws.max_subscriptions", Int64(maxSubscriptions)),
             ("ws.max_in_flight", Int64(maxInFlight)), ("ws.handshake_deadline_ms", handshakeDeadlineMs),
             ("ws.auth_deadline_ms", authDeadlineMs), ("ws.ping_interval_ms", pingIntervalMs),
-            ("ws.pong_timeout_ms", pongTimeoutMs),
+            ("ws.pong_timeout_ms", pongTimeoutMs), ("ws.max_handshake_header_bytes", Int64(maxHandshakeHeaderBytes)),
+            ("ws.max_handshake_headers", Int64(maxHandshakeHeaders)), ("ws.max_outbound_bytes", Int64(maxOutboundBytes)),
         ]
         for (key, value) in positive where value <= 0 {
             throw ConfigurationError("\(key) must be positive")
         }
         guard maxMessageBytes <= 16 << 20, maxFrameBytes <= 16 << 20 else {
             throw ConfigurationError("ws.max_message_bytes and ws.max_frame_bytes are at most 16 MiB")
+        }
+        // A request line and the headers every browser sends must fit.
+        guard maxHandshakeHeaderBytes >= 1024, maxHandshakeHeaders >= 8 else {
+            throw ConfigurationError("ws.max_handshake_header_bytes must be at least 1024 and ws.max_handshake_headers at least 8")
+        }
+        // The largest response must fit, or every large reply would end the connection with 4004.
+        guard maxOutboundBytes >= maxMessageBytes else {
+            throw ConfigurationError("ws.max_outbound_bytes must be at least ws.max_message_bytes")
         }
     }
 }

@@ -33,6 +33,14 @@ public struct GatewayConfiguration: Sendable {
     }
     public var limits: ConnectionLimits
     public var allowedOrigins: Set<String>
+    /// `GET /ws/echo`, the RFC 6455 conformance echo (off by default).
+    public var conformanceEcho = false
+    /// Peers whose forwarded client address is believed (`net.trusted_proxies`).
+    public var trustedProxies: [IPNetwork] = []
+    /// Connections from trusted proxies start with a PROXY v2 header.
+    public var proxyProtocol = false
+    /// `GET /metrics` on the public listener.
+    public var metricsPublic = false
     public var recvWindowMs: Int64
     public var loginThrottle: LoginThrottle.Policy
     public var hmacEnabled: Bool
@@ -102,7 +110,8 @@ public struct GatewayConfiguration: Sendable {
             maxFragments: int("ws.max_fragments"), maxSubscriptions: int("ws.max_subscriptions"),
             maxInFlight: int("ws.max_in_flight"), handshakeDeadlineMs: Int64(int("ws.handshake_deadline_ms")),
             authDeadlineMs: Int64(int("ws.auth_deadline_ms")), pingIntervalMs: Int64(int("ws.ping_interval_ms")),
-            pongTimeoutMs: Int64(int("ws.pong_timeout_ms")))
+            pongTimeoutMs: Int64(int("ws.pong_timeout_ms")), maxHandshakeHeaderBytes: int("ws.max_handshake_header_bytes"),
+            maxHandshakeHeaders: int("ws.max_handshake_headers"), maxOutboundBytes: int("ws.max_outbound_bytes"))
         try limits.validate()
         let certificate = string("tls.cert_file")
         let key = string("tls.key_file")
@@ -161,10 +170,26 @@ public struct GatewayConfiguration: Sendable {
             sessionWarningLeadMs: Int64(int("session.warning_lead_ms")), sessionsPerAccount: int("session.max_per_account"),
             sessionLimitBehaviour: limitBehaviour,
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
+        try configuration.readNetwork(string: string, bool: bool)
         try configuration.readSessionSecurity(string: string, int: int, bool: bool)
         configuration.rateLimits = try RateLimitSettings.read(string: string, int: int)
         try configuration.validate()
         return configuration
+    }
+
+    /// Data-plane switches and the trusted proxies.
+    private mutating func readNetwork(string: (String) -> String, bool: (String) -> Bool) throws {
+        conformanceEcho = bool("ws.conformance_echo")
+        metricsPublic = bool("metrics.public")
+        proxyProtocol = bool("net.proxy_protocol")
+        let proxies = string("net.trusted_proxies").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        trustedProxies = try proxies.map { text in
+            guard let network = IPNetwork(text) else { throw ConfigurationError("net.trusted_proxies: '\(text)' is not an IP address or CIDR") }
+            return network
+        }
+        guard !proxyProtocol || !trustedProxies.isEmpty else {
+            throw ConfigurationError("net.proxy_protocol needs net.trusted_proxies: only trusted proxies may send a PROXY header")
+        }
     }
 
     /// Step-up, MFA and risk settings (docs/risk-engine.md explains the numbers).

@@ -37,10 +37,31 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
         let hub = self.hub
         _ = await venue.withBookSnapshot(instrument: instrument, depth: nil) { snapshot in
             hub.subscribe(topic: topic.key, subscriber)
-            let bytes = Notification.subscription(channel: topic.channel, seq: snapshot.seq, prevSeq: nil) { w in
-                Render.book(type: "snapshot", bids: snapshot.bids, asks: snapshot.asks, to: &w)
+            hub.send(Self.snapshot(snapshot, topic: topic), to: subscriber, delivery: .snapshot(topic: topic.key))
+        }
+    }
+
+    /// A subscriber's queue dropped deltas of these book topics: send each a fresh snapshot (its
+    /// `seq` jumps past the dropped deltas, so the client sees what happened).
+    func resync(topicKeys: [String], subscriber: FanoutHub.Subscriber) {
+        guard let venue else { return }
+        let hub = self.hub
+        for key in topicKeys {
+            guard let topic = SubscriptionTopic(channel: key, accountID: nil),
+                case .publicMarket(.book, let instrument) = topic.kind
+            else { continue }
+            Task {
+                _ = await venue.withBookSnapshot(instrument: instrument, depth: nil) { snapshot in
+                    guard hub.isSubscribed(topic: topic.key, connectionID: subscriber.connectionID) else { return }
+                    hub.send(Self.snapshot(snapshot, topic: topic), to: subscriber, delivery: .snapshot(topic: topic.key))
+                }
             }
-            FanoutHub.send(bytes, to: subscriber)
+        }
+    }
+
+    private static func snapshot(_ snapshot: BookSnapshot, topic: SubscriptionTopic) -> [UInt8] {
+        Notification.subscription(channel: topic.channel, seq: snapshot.seq, prevSeq: nil) { w in
+            Render.book(type: "snapshot", bids: snapshot.bids, asks: snapshot.asks, to: &w)
         }
     }
 
@@ -63,7 +84,7 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
                 let bids = changes.filter { $0.side == .buy }.map { (price: $0.price, qty: $0.qty) }
                 let asks = changes.filter { $0.side == .sell }.map { (price: $0.price, qty: $0.qty) }
                 let topic = SubscriptionTopic(.publicMarket(.book, instrument: instrument))
-                hub.publish(topic: topic.key, channel: topic.channel, explicitSeq: seq, prevSeq: seq - 1, delivery: .droppable) { w in
+                hub.publish(topic: topic.key, channel: topic.channel, explicitSeq: seq, prevSeq: seq - 1, delivery: .conflated) { w in
                     Render.book(type: "delta", bids: bids, asks: asks, to: &w)
                 }
             case .orderUpdate(let order):

@@ -8,15 +8,18 @@ import NIOSSL
 import NIOWebSocket
 import X509
 
-/// The public listener: TCP, TLS, HTTP/1.1 and the WebSocket upgrade on `GET /ws/v1`.
+/// The public listener: TCP, TLS, HTTP/1.1 and the WebSocket upgrade on `GET /ws/v1` (and on
+/// `GET /ws/echo` when the conformance echo is on).
 ///
 /// Kept thin on purpose: it assembles the channel pipeline and hands each upgraded connection to
 /// the app; every rule about what a client may do lives in the handlers and the RPC layer.
 ///
-///     TLS ─ HandshakeDeadline ─ HTTP codec ─ upgrader ─ HTTPResponder
-///                   after upgrade:  frame codec ─ WebSocketConnectionHandler ─ (RequestIntake → Connection)
+///     [PROXY v2] ─ TLS ─ HandshakeDeadline ─ HandshakeHeaderLimit ─ HTTP codec ─ upgrader ─ HTTPResponder
+///     after upgrade: [PROXY v2] ─ TLS ─ OutboundQueue ─ frame codec ─ WebSocketConnectionHandler ─ sink
+///     (the sink: RequestIntake → Connection on /ws/v1, ConformanceEcho on /ws/echo)
 final class GatewayServer: Sendable {
     static let webSocketPath = "/ws/v1"
+    static let conformanceEchoPath = "/ws/echo"
 
     private let app: GatewayApp
     private let group: MultiThreadedEventLoopGroup
@@ -32,7 +35,9 @@ final class GatewayServer: Sendable {
     /// Binds and returns the local address (useful with port 0).
     func start() async throws -> SocketAddress {
         let configuration = app.configuration
-        var policy = UpgradePolicy(path: Self.webSocketPath, allowedOrigins: configuration.allowedOrigins)
+        var policy = UpgradePolicy(
+            path: Self.webSocketPath, allowedOrigins: configuration.allowedOrigins,
+            echoPath: configuration.conformanceEcho ? Self.conformanceEchoPath : nil)
         policy.isBlocked = { [blocks = app.blocks] ip in blocks.isBlocked(ip) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -84,8 +89,7 @@ final class GatewayServer: Sendable {
 
     /// Rate limits and bans before the 101 (PROTOCOL.md §3.1). An admitted connection holds its
     /// per-IP and node-wide slots until its channel closes.
-    private static func admit(channel: any Channel, app: GatewayApp, policyAccepted: Bool) -> AdmissionControl.Verdict {
-        let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+    private static func admit(channel: any Channel, ip: String, app: GatewayApp, policyAccepted: Bool) -> AdmissionControl.Verdict {
         let verdict = app.rateLimits.admission.admitUpgrade(ip: ip, policyAccepted: policyAccepted, nowMs: app.clock.nowMs())
         if verdict == .admit && policyAccepted {
             let admission = app.rateLimits.admission
@@ -98,12 +102,23 @@ final class GatewayServer: Sendable {
         channel: any Channel, app: GatewayApp, tls: TLSContextProvider.Snapshot?, policy: UpgradePolicy
     ) throws {
         let sync = channel.pipeline.syncOperations
+        let configuration = app.configuration
         app.metrics.connectionsAccepted.add(1, ordering: .relaxed)
         app.monitor.connectionAccepted()
+        // Only a trusted proxy may say who the client is; anyone else's PROXY header is just bytes.
+        if configuration.proxyProtocol, app.clientAddresses.isTrusted(channel.remoteAddress?.ipAddress ?? "") {
+            try sync.addHandler(ProxyProtocolHandler())
+        }
         if let tls { try sync.addHandler(Self.tlsHandler(tls, logger: app.logger)) }
-        let limits = app.configuration.limits
-        let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs))
+        let limits = configuration.limits
+        let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs), metrics: app.metrics)
         try sync.addHandler(deadline, name: "bulwark.handshake-deadline")
+        let headerLimit = HandshakeHeaderLimitHandler(
+            maxBytes: limits.maxHandshakeHeaderBytes, maxFields: limits.maxHandshakeHeaders,
+            onRefusal: { app.metrics.handshakeHeaderRefusals.add(1, ordering: .relaxed) })
+        try sync.addHandler(headerLimit, name: "bulwark.handshake-headers")
+        var metricsText: (@Sendable () -> String)?
+        if configuration.metricsPublic { metricsText = { app.metricsText() } }
         // The rate-limit verdict of this connection's upgrade, for HTTPResponder to explain.
         let admissionRefusal = NIOLockedValueBox<AdmissionControl.Refusal?>(nil)
         let responder = HTTPResponder(
@@ -112,12 +127,17 @@ final class GatewayServer: Sendable {
                 app.metrics.upgradesRefused.add(1, ordering: .relaxed)
                 if reason == "origin_not_allowed" { app.monitor.originRefused(ip: clientIP) }
             },
-            admissionRefusal: { admissionRefusal.withLockedValue { $0 } })
+            admissionRefusal: { admissionRefusal.withLockedValue { $0 } }, metricsText: metricsText,
+            clientAddress: { channel, head in app.clientAddress(of: channel, request: head) })
+        // One decoder serves both endpoints: with the echo on, its cap is the echo's and /ws/v1's own
+        // frame limit is enforced after decoding (InboundFrameRules).
+        let decoderCap = configuration.conformanceEcho ? max(limits.maxFrameBytes, FrameLimits.conformanceEcho.maxFrameBytes) : limits.maxFrameBytes
         let upgrader = NIOWebSocketServerUpgrader(
-            maxFrameSize: limits.maxFrameBytes, automaticErrorHandling: true,
+            maxFrameSize: decoderCap, automaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                let decision = policy.evaluate(head, clientIP: channel.remoteAddress?.ipAddress)
-                if case .refuse(let refusal) = Self.admit(channel: channel, app: app, policyAccepted: decision.isAccepted) {
+                let clientIP = app.clientAddress(of: channel, request: head)
+                let decision = policy.evaluate(head, clientIP: clientIP)
+                if case .refuse(let refusal) = Self.admit(channel: channel, ip: clientIP, app: app, policyAccepted: decision.isAccepted) {
                     admissionRefusal.withLockedValue { $0 = refusal }
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
@@ -132,9 +152,9 @@ final class GatewayServer: Sendable {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
             },
-            upgradePipelineHandler: { channel, _ in
+            upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
-                    try app.attachWebSocket(channel: channel)
+                    try app.attachWebSocket(channel: channel, request: head, endpoint: policy.endpoint(for: head.uri) ?? .rpc)
                 }
             })
         try sync.configureHTTPServerPipeline(
@@ -144,6 +164,7 @@ final class GatewayServer: Sendable {
                     let pipeline = context.pipeline.syncOperations
                     pipeline.removeHandler(name: "bulwark.http", promise: nil)
                     pipeline.removeHandler(name: "bulwark.handshake-deadline", promise: nil)
+                    pipeline.removeHandler(name: "bulwark.handshake-headers", promise: nil)
                 }
             ),
             withErrorHandling: true)

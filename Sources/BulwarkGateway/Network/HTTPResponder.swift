@@ -13,17 +13,25 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
     private let onRefusal: @Sendable (_ reason: String, _ clientIP: String) -> Void
     /// Set when the upgrade was refused by a rate limit or a ban (`AdmissionControl`).
     private let admissionRefusal: @Sendable () -> AdmissionControl.Refusal?
+    /// Renders `GET /metrics` when `metrics.public` is on; nil answers 404.
+    private let metricsText: (@Sendable () -> String)?
+    /// Resolves the client's address (trusted proxies' headers included).
+    private let clientAddress: @Sendable (any Channel, HTTPRequestHead) -> String
     private var pending: HTTPRequestHead?
 
     init(
         policy: UpgradePolicy, readiness: @escaping @Sendable () -> Bool,
         onRefusal: @escaping @Sendable (_ reason: String, _ clientIP: String) -> Void,
-        admissionRefusal: @escaping @Sendable () -> AdmissionControl.Refusal? = { nil }
+        admissionRefusal: @escaping @Sendable () -> AdmissionControl.Refusal? = { nil },
+        metricsText: (@Sendable () -> String)? = nil,
+        clientAddress: @escaping @Sendable (any Channel, HTTPRequestHead) -> String = { channel, _ in channel.remoteAddress?.ipAddress ?? "unknown" }
     ) {
         self.policy = policy
         self.readiness = readiness
         self.onRefusal = onRefusal
         self.admissionRefusal = admissionRefusal
+        self.metricsText = metricsText
+        self.clientAddress = clientAddress
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -47,9 +55,11 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
         case (.GET, "/readyz"):
             let ready = readiness()
             send(context, ready ? .ok : .serviceUnavailable, body: ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not_ready\"}", keepAlive: head.isKeepAlive)
-        case (_, policy.path):
+        case (.GET, "/metrics") where metricsText != nil:
+            send(context, .ok, body: metricsText!(), keepAlive: head.isKeepAlive, contentType: MetricsExposition.contentType)
+        case (_, _) where policy.endpoint(for: path) != nil:
             // An upgrade that the upgrader declined, or a plain request to the WebSocket path.
-            let clientIP = context.channel.remoteAddress?.ipAddress ?? "unknown"
+            let clientIP = clientAddress(context.channel, head)
             if let refusal = admissionRefusal() {
                 onRefusal("rate_limited", clientIP)
                 send(context, refusal.status, body: refusal.body, keepAlive: false, extraHeaders: [("Retry-After", refusal.retryAfterSeconds)])
@@ -70,10 +80,10 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
 
     private func send(
         _ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: String, keepAlive: Bool,
-        extraHeaders: [(String, String)] = []
+        extraHeaders: [(String, String)] = [], contentType: String = "application/json"
     ) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Strict-Transport-Security", value: "max-age=31536000; includeSubDomains")
         headers.add(name: "Cache-Control", value: "no-store")
@@ -92,19 +102,31 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// Drops connections that have not finished the WebSocket upgrade within the handshake deadline
-/// (slowloris). Removed from the pipeline once the upgrade completes.
+/// (slowloris), and counts connections in the handshaking state while it is in the pipeline.
+/// Removed from the pipeline once the upgrade completes.
 final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let deadline: TimeAmount
+    private let metrics: GatewayMetrics
     private var timer: Scheduled<Void>?
 
-    init(deadline: TimeAmount) { self.deadline = deadline }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+    init(deadline: TimeAmount, metrics: GatewayMetrics) {
+        self.deadline = deadline
+        self.metrics = metrics
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+    func handlerAdded(context: ChannelHandlerContext) {
+        metrics.connections.handshaking.add(1, ordering: .relaxed)
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: deadline) { [metrics] in
+            metrics.handshakeTimeouts.add(1, ordering: .relaxed)
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        metrics.connections.handshaking.subtract(1, ordering: .relaxed)
+        timer?.cancel()
+    }
 }

@@ -9,6 +9,14 @@ struct UpgradePolicy: Sendable {
     let allowedOrigins: Set<String>
     /// The IP block list (operators' and automatic blocks).
     var isBlocked: @Sendable (String) -> Bool = { _ in false }
+    /// The conformance echo's path when `ws.conformance_echo` is on (same checks, no subprotocol).
+    var echoPath: String? = nil
+
+    /// The two WebSocket services a listener may offer.
+    enum Endpoint: Equatable {
+        case rpc
+        case conformanceEcho
+    }
 
     enum Decision: Equatable {
         case accept(subprotocol: String?)
@@ -22,8 +30,15 @@ struct UpgradePolicy: Sendable {
 
     static let subprotocol = "bulwark.v1"
 
+    func endpoint(for uri: String) -> Endpoint? {
+        let requested = pathOnly(uri)
+        if requested == path { return .rpc }
+        if let echoPath, requested == echoPath { return .conformanceEcho }
+        return nil
+    }
+
     func evaluate(_ head: HTTPRequestHead, clientIP: String? = nil) -> Decision {
-        guard head.method == .GET, pathOnly(head.uri) == path else { return .refuse(.notFound, reason: "not_found") }
+        guard head.method == .GET, let endpoint = endpoint(for: head.uri) else { return .refuse(.notFound, reason: "not_found") }
         if let clientIP, isBlocked(clientIP) { return .refuse(.forbidden, reason: "ip_blocked") }
         // Credentials never travel in the URL (they end up in proxy and access logs).
         guard !head.uri.contains("?") else { return .refuse(.badRequest, reason: "query_not_allowed") }
@@ -38,7 +53,7 @@ struct UpgradePolicy: Sendable {
         let offered = head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }.map {
             $0.trimmingCharacters(in: .whitespaces)
         }
-        return .accept(subprotocol: offered.contains(Self.subprotocol) ? Self.subprotocol : nil)
+        return .accept(subprotocol: endpoint == .rpc && offered.contains(Self.subprotocol) ? Self.subprotocol : nil)
     }
 
     private func pathOnly(_ uri: String) -> Substring {

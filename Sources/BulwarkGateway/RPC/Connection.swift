@@ -67,7 +67,7 @@ actor Connection: SessionListener {
         self.rateGuard = ConnectionRateGuard(clientIP: clientIP, limits: app.rateLimits, signals: outbound)
     }
 
-    var subscriber: FanoutHub.Subscriber { FanoutHub.Subscriber(connectionID: id, channel: outbound.channel) }
+    var subscriber: FanoutHub.Subscriber { outbound.subscriber(connectionID: id) }
 
     // MARK: Lifecycle
 
@@ -234,7 +234,7 @@ actor Connection: SessionListener {
         app.marketData.privateLog.replay(
             accountID: session.accountID, after: afterPrivateSeq, topicKeys: Set(privateTopics.map(\.key))
         ) { missed in
-            for event in missed { FanoutHub.send(event.bytes, to: subscriber) }
+            for event in missed { hub.send(event.bytes, to: subscriber, delivery: .reliable) }
             for topic in privateTopics { hub.subscribe(topic: topic.key, subscriber) }
         }
         for topic in topics where !topic.isPrivate { await app.marketData.subscribe(topic, subscriber: subscriber) }

@@ -62,14 +62,14 @@ final class RequestIntake: WebSocketMessageSink {
         continuation.yield(.request(request))
     }
 
-    func received(binary: [UInt8]) {
+    func received(binary: ByteBuffer) {
         // The request id is inside the sealed payload, so an overload answer cannot name it.
         guard inFlight.increment() <= maxInFlight else {
             inFlight.decrement()
             reply(RPCResponse.error(id: nil, RPCError(.rateLimited, retryAfterMs: 10, bucket: "in_flight")))
             return
         }
-        continuation.yield(.sealed(binary))
+        continuation.yield(.sealed(Array(binary.readableBytesView)))
     }
 
     func connectionClosed() {

@@ -6,10 +6,12 @@ import NIOCore
 struct ConnectionOutbound: Sendable {
     let channel: any Channel
     private let handler: NIOLoopBound<WebSocketConnectionHandler>
+    private let queue: OutboundQueueHandler.LoopBound
 
-    init(channel: any Channel, handler: WebSocketConnectionHandler) {
+    init(channel: any Channel, handler: WebSocketConnectionHandler, queue: OutboundQueueHandler) {
         self.channel = channel
         self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        self.queue = OutboundQueueHandler.LoopBound(queue, eventLoop: channel.eventLoop)
     }
 
     func send(_ bytes: [UInt8]) {
@@ -26,5 +28,10 @@ struct ConnectionOutbound: Sendable {
     func close(_ code: CloseCode, reason: String = "") {
         let handler = self.handler
         channel.eventLoop.execute { handler.value.close(code: code, reason: reason) }
+    }
+
+    /// This connection as a fan-out subscriber.
+    func subscriber(connectionID: String) -> FanoutHub.Subscriber {
+        FanoutHub.Subscriber(connectionID: connectionID, eventLoop: channel.eventLoop, queue: queue)
     }
 }
