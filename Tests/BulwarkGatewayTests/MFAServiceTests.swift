@@ -3,6 +3,7 @@ import BulwarkCore
 import BulwarkSessions
 import BulwarkStore
 import Foundation
+import NIOHTTP1
 import Testing
 
 @testable import BulwarkGateway
@@ -136,5 +137,27 @@ import Testing
     @Test func aNotionalThresholdIsOptional() {
         let open = StepUpGate(orderNotionalThreshold: nil, riskDemandsStepUp: false, assurance: .aal1, mfaEnrolled: false)
         #expect(reason(open, FixedDecimal(parsing: "100000000")) == nil)
+    }
+}
+
+@Suite struct AdminGuardTests {
+    @Test func destructiveActionsAreTheOnesThatTakeAwayOrOpenUp() {
+        func destructive(_ method: NIOHTTP1.HTTPMethod, _ path: String) -> Bool {
+            AdminGuard.isDestructive(method, path.split(separator: "/").map(String.init))
+        }
+        for (method, path) in [
+            (NIOHTTP1.HTTPMethod.POST, "/admin/v1/keys/k_1/revoke"), (.POST, "/admin/v1/keys/k_1/rotate"), (.POST, "/admin/v1/accounts/a_1/disable"),
+            (.POST, "/admin/v1/accounts/a_1/sessions/revoke"), (.POST, "/admin/v1/sessions/s_1/revoke"), (.POST, "/admin/v1/kill-switches"),
+            (.POST, "/admin/v1/kill-switches/release"), (.POST, "/admin/v1/ip-blocks"), (.POST, "/admin/v1/ip-blocks/remove"),
+            (.POST, "/admin/v1/bans/ip:1.2.3.4/lift"), (.DELETE, "/admin/v1/accounts/a_1/mfa"),
+        ] {
+            #expect(destructive(method, path), "\(method) \(path)")
+        }
+        for (method, path) in [
+            (NIOHTTP1.HTTPMethod.GET, "/admin/v1/sessions"), (.GET, "/admin/v1/audit"), (.POST, "/admin/v1/keys"),
+            (.POST, "/admin/v1/accounts/a_1/enable"), (.POST, "/admin/v1/accounts/a_1/mfa"), (.POST, "/admin/v1/keys/k_1/unlock"),
+        ] {
+            #expect(!destructive(method, path), "\(method) \(path)")
+        }
     }
 }

@@ -191,11 +191,23 @@ def admin_gateway(workdir, pki):
                      extra_args=("--admin-listen", "127.0.0.1:0"))
     server.admin_url = open(server.ready_file).read().split()[1]
     server.operator = operator
+    server.admin_ca = (admin_ca_key, admin_ca, directory)
+    # The admin API's other two factors: the token, and the operators' TOTP for destructive actions.
+    server.admin_token = run_cli(server.data, "admin", "token")["token"]
+    import pyotp
+    server.operator_totp = pyotp.TOTP(run_cli(server.data, "admin", "totp-enroll")["secret"])
     yield server
     server.stop()
 
 
-def admin_request(server, method, path, cert=None):
+def admin_headers(server, totp=True):
+    headers = {"Authorization": "Bearer " + server.admin_token}
+    if totp:
+        headers["X-Bulwark-TOTP"] = server.operator_totp.now()
+    return headers
+
+
+def admin_request(server, method, path, cert=None, headers=None):
     """Returns the HTTP status, or None when the TLS handshake or the connection is refused."""
     import http.client
     context = ssl.create_default_context(cafile=server.ca)
@@ -205,7 +217,7 @@ def admin_request(server, method, path, cert=None):
     host, port = host_port.rsplit(":", 1)
     connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
     try:
-        connection.request(method, path)
+        connection.request(method, path, headers=admin_headers(server) if headers is None else headers)
         response = connection.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     except (ssl.SSLError, ConnectionError, OSError):
@@ -256,7 +268,7 @@ def test_admin_listener_serves_metrics(admin_gateway):
     context.load_cert_chain(*admin_gateway.operator)
     host, port = admin_gateway.admin_url.split("//")[1].split("/")[0].rsplit(":", 1)
     connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
-    connection.request("GET", "/admin/v1/metrics")
+    connection.request("GET", "/admin/v1/metrics", headers=admin_headers(admin_gateway))
     response = connection.getresponse()
     text = response.read().decode()
     connection.close()
@@ -270,15 +282,15 @@ def test_admin_listener_without_a_ca_file_is_a_start_up_error(workdir):
     assert "admin.client_ca_file" in str(failed.value)
 
 
-def admin_json(server, method, path, body=None):
+def admin_json(server, method, path, body=None, cert=None, headers=None):
     import http.client
     context = ssl.create_default_context(cafile=server.ca)
-    context.load_cert_chain(*server.operator)
+    context.load_cert_chain(*(cert or server.operator))
     host, port = server.admin_url.split("//")[1].split("/")[0].rsplit(":", 1)
     connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
     try:
         connection.request(method, path, body=None if body is None else json.dumps(body).encode(),
-                           headers={"Content-Type": "application/json"})
+                           headers={"Content-Type": "application/json", **(admin_headers(server) if headers is None else headers)})
         response = connection.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     finally:
@@ -398,3 +410,35 @@ def test_admin_rate_limit_endpoints_tiers_and_bans(admin_gateway):
     assert status == 404 and body["error"] == "ban_not_found"
     status, body = admin_json(admin_gateway, "POST", "/admin/v1/bans/nonsense/lift")
     assert status == 400 and body["error"] == "invalid_subject"
+
+
+def test_admin_token_and_operator_totp_step_up_guard_the_admin_api(admin_gateway):
+    ca_key, ca, directory = admin_gateway.admin_ca
+    bob = write_pair(directory, "bob", *make_client(ca_key, ca, "bob-operator"))
+    carol = write_pair(directory, "carol", *make_client(ca_key, ca, "carol-operator"))
+    token_only = {"Authorization": "Bearer " + admin_gateway.admin_token}
+    # No token, or a wrong one: 401, even with a valid operator certificate.
+    assert admin_json(admin_gateway, "GET", "/admin/v1/sessions", cert=bob, headers={})[0] == 401
+    assert admin_json(admin_gateway, "GET", "/admin/v1/sessions", cert=bob, headers={"Authorization": "Bearer nope"})[0] == 401
+    # Health stays open to probes; reads need only the token.
+    assert admin_json(admin_gateway, "GET", "/admin/v1/healthz", cert=bob, headers={})[0] == 200
+    assert admin_json(admin_gateway, "GET", "/admin/v1/kill-switches", cert=bob, headers=token_only)[0] == 200
+    # A destructive action needs a TOTP step-up.
+    status, body = admin_json(admin_gateway, "POST", "/admin/v1/ip-blocks", {"cidr": "198.51.100.0/24"}, cert=bob, headers=token_only)
+    assert status == 403 and body["error"] == "totp_step_up_required"
+    wrong = f"{(int(admin_gateway.operator_totp.now()) + 1) % 1_000_000:06d}"
+    status, body = admin_json(admin_gateway, "POST", "/admin/v1/ip-blocks", {"cidr": "198.51.100.0/24"}, cert=bob,
+                              headers={**token_only, "X-Bulwark-TOTP": wrong})
+    assert status == 403 and body["error"] == "totp_invalid"
+    # The current time step's code may already be spent by another operator: the next one is in the window.
+    code = admin_gateway.operator_totp.at(time.time() + 30)
+    status, body = admin_json(admin_gateway, "POST", "/admin/v1/ip-blocks", {"cidr": "198.51.100.0/24", "expires_in_s": 60}, cert=bob,
+                              headers={**token_only, "X-Bulwark-TOTP": code})
+    assert status == 201 and body["cidr"] == "198.51.100.0/24"
+    # Bob is stepped up for a while; the same code is useless to anyone else.
+    status, _ = admin_json(admin_gateway, "POST", "/admin/v1/ip-blocks/remove", {"cidr": "198.51.100.0/24"}, cert=bob, headers=token_only)
+    assert status == 200
+    status, body = admin_json(admin_gateway, "POST", "/admin/v1/ip-blocks", {"cidr": "198.51.100.0/24"}, cert=carol,
+                              headers={**token_only, "X-Bulwark-TOTP": code})
+    assert status == 403 and body["error"] == "totp_invalid"
+

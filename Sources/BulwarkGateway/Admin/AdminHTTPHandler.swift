@@ -55,6 +55,16 @@ final class AdminHTTPHandler: ChannelInboundHandler {
     private func route(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let parts = path.split(separator: "/").map(String.init)
+        // Health stays open to probes (the listener is mTLS-only anyway); everything else needs the
+        // admin token, and destructive actions a TOTP step-up.
+        if parts != ["admin", "v1", "healthz"],
+            let refusal = app.adminGuard.check(head, path: parts, operatorID: operatorName(context))
+        {
+            app.audit.record(
+                "admin.refused", actor: "operator:" + operatorName(context), outcome: .failure,
+                details: ["path": String(path.prefix(128)), "code": refusal.code])
+            return failure(context, refusal.status, refusal.code)
+        }
         switch (head.method, parts) {
         case (.GET, ["admin", "v1", "healthz"]):
             send(context, .ok, body: #"{"status":"ok"}"#, keepAlive: head.isKeepAlive)

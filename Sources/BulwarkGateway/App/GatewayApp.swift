@@ -20,6 +20,7 @@ public final class GatewayApp: Sendable {
     let login: SignatureLogin
     let loginThrottle: LoginThrottle
     let mfa: MFAService
+    let adminGuard: AdminGuard
     let risk: SessionRiskService
     let protection = DisconnectProtection()
     let savedSubscriptions = SavedSubscriptions()
@@ -68,6 +69,9 @@ public final class GatewayApp: Sendable {
                 savedSubscriptions: savedSubscriptions, audit: audit))
         let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
         mfa = MFAService(store: store, policy: configuration.mfa) { try SecretBox(masterKey: SecretBox.loadKey(file: masterKeyPath)) }
+        adminGuard = AdminGuard(
+            token: (try? AdminToken.loadOrCreate(folder: DataFolder(path: configuration.dataDirectory))) ?? Base64URL.encode(SecureRandom.bytes(count: 32)),
+            store: store, secretBox: { try SecretBox(masterKey: SecretBox.loadKey(file: masterKeyPath)) }, clock: clock)
         blocks = IPBlockList(store: store, clock: clock)
         killSwitches = KillSwitches(store: store)
         var monitorPolicy = SecurityMonitor.Policy()
