@@ -91,7 +91,8 @@ final class GatewayServer: Sendable {
         let deadline = HandshakeDeadlineHandler(deadline: .milliseconds(limits.handshakeDeadlineMs))
         try sync.addHandler(deadline, name: "bulwark.handshake-deadline")
         let responder = HTTPResponder(
-            policy: policy, readiness: { app.isReady() }, onRefusal: { app.metrics.upgradesRefused.add(1, ordering: .relaxed) })
+            policy: policy, readiness: { app.isReady() }, onRefusal: { app.metrics.upgradesRefused.add(1, ordering: .relaxed) },
+            oauth: HTTPResponder.OAuthRoutes(service: { app.oauth }, clock: app.clock))
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: limits.maxFrameBytes, automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
