@@ -38,10 +38,16 @@ public struct AuthorizationServer: Sendable {
         case ("POST", "/oauth/token"): return respond(nowMs: nowMs) { () throws(OAuthError) in try token(request, nowMs: nowMs) }
         case ("POST", "/oauth/revoke"): return respond(nowMs: nowMs) { () throws(OAuthError) in try revoke(request, nowMs: nowMs) }
         case ("POST", "/oauth/introspect"): return respond(nowMs: nowMs) { () throws(OAuthError) in try introspect(request, nowMs: nowMs) }
-        case (_, "/oauth/jwks"), (_, "/.well-known/oauth-authorization-server"), (_, "/oauth/token"), (_, "/oauth/revoke"), (_, "/oauth/introspect"):
-            return OAuthHTTPResponse(status: 405, headers: [("Allow", request.path.hasPrefix("/oauth/jwks") || request.path.hasPrefix("/.well") ? "GET" : "POST")], body: Array("{\"error\":\"method_not_allowed\"}".utf8))
+        case (_, "/oauth/jwks"), (_, "/.well-known/oauth-authorization-server"):
+            return Self.methodNotAllowed(allow: "GET")
+        case (_, "/oauth/token"), (_, "/oauth/revoke"), (_, "/oauth/introspect"):
+            return Self.methodNotAllowed(allow: "POST")
         default: return nil
         }
+    }
+
+    static func methodNotAllowed(allow: String) -> OAuthHTTPResponse {
+        OAuthHTTPResponse(status: 405, headers: [("Allow", allow)], body: Array("{\"error\":\"method_not_allowed\"}".utf8))
     }
 
     private func respond(nowMs: Int64, _ body: () throws(OAuthError) -> OAuthHTTPResponse) -> OAuthHTTPResponse {

@@ -377,7 +377,9 @@ actor Connection: SessionListener {
             throw error
         }
         let outcome = try establishSession(
-            LoginCredential(credentialID: granted.key.id, accountID: granted.account.id, scopes: granted.scopes, authMethod: "signature", resume: grant.resume),
+            LoginCredential(
+                credentialID: granted.key.id, accountID: granted.account.id, scopes: granted.scopes, authMethod: "signature", resume: grant.resume,
+                originID: granted.key.id),
             nowMs: now)
         let keyExchange = try agreeSessionKeys(grant.keyExchange, sessionID: outcome.session.id)
         // The challenge is single-use: the next login on this connection must sign a new one. (A
@@ -433,7 +435,8 @@ actor Connection: SessionListener {
         }
         let outcome = try establishSession(
             LoginCredential(
-                credentialID: identity.credentialID, accountID: identity.accountID, scopes: identity.scopes, authMethod: "bearer", resume: nil),
+                credentialID: identity.credentialID, accountID: identity.accountID, scopes: identity.scopes, authMethod: "bearer", resume: nil,
+                originID: identity.clientID.map { "oauth:" + $0 } ?? "oauth:" + identity.issuer + "|" + identity.accountID),
             nowMs: now)
         pendingKeys = .drop
         challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
@@ -571,6 +574,9 @@ actor Connection: SessionListener {
         let scopes: Set<Scope>
         let authMethod: String
         let resume: SignatureGrant.Resume?
+        /// Whose login history the risk engine reads ("new network for this credential"): the API
+        /// key, or the OAuth client / external principal — not the token, which is new every time.
+        let originID: String
     }
 
     /// Renews the current session in place, resumes the one named in `resume`, or creates one.
@@ -586,7 +592,7 @@ actor Connection: SessionListener {
             session = nil
         }
         let origin = try? app.store.recordLoginOrigin(
-            credentialID: credential.credentialID, ip: clientIP, network: NetworkPrefix.of(clientIP) ?? clientIP, nowMs: now)
+            credentialID: credential.originID, ip: clientIP, network: NetworkPrefix.of(clientIP) ?? clientIP, nowMs: now)
         if let resume = credential.resume {
             // Only the credential that owns the session may resume it, with the same scopes; the
             // answer for any mismatch is the same as for an unknown or ended session.
