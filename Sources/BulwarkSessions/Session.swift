@@ -5,6 +5,9 @@ public enum SessionEndReason: String, Sendable {
     case expired
     case revoked
     case keyRevoked = "key_revoked"
+    /// The OAuth access token the session was opened with was revoked (RFC 7009, refresh-token
+    /// family revocation, client revocation).
+    case tokenRevoked = "token_revoked"
     case accountDisabled = "account_disabled"
     case logout
     /// The account had too many sessions and this, the oldest, made room for a new one.
@@ -19,7 +22,7 @@ public enum SessionEndReason: String, Sendable {
     public var closeCode: CloseCode {
         switch self {
         case .expired: .sessionExpired
-        case .revoked, .keyRevoked, .accountDisabled, .evicted, .risk: .sessionRevoked
+        case .revoked, .keyRevoked, .tokenRevoked, .accountDisabled, .evicted, .risk: .sessionRevoked
         case .logout: .normal
         case .shutdown: .goingAway
         case .killSwitch: .killSwitch

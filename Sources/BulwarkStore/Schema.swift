@@ -174,6 +174,51 @@ enum Schema {
                 t.column("removed_ms", .integer)
             }
         }
+        migrator.registerMigration("v11-oauth") { db in
+            try db.create(table: "oauth_clients") { t in
+                t.primaryKey("id", .text)
+                t.column("account_id", .text).notNull().references("accounts")
+                t.column("auth_method", .text).notNull()
+                t.column("jwks", .text)
+                t.column("secret_hash", .blob)
+                t.column("scopes", .text).notNull()
+                t.column("label", .text).notNull().defaults(to: "")
+                t.column("created_ms", .integer).notNull()
+                t.column("revoked_ms", .integer)
+            }
+            // Refresh tokens are stored by SHA-256 only; a family shares one absolute expiry.
+            try db.create(table: "oauth_refresh_tokens") { t in
+                t.primaryKey("hash", .text)
+                t.column("family_id", .text).notNull()
+                t.column("client_id", .text).notNull()
+                t.column("account_id", .text).notNull()
+                t.column("scopes", .text).notNull()
+                t.column("jkt", .text)
+                t.column("created_ms", .integer).notNull()
+                t.column("family_expires_ms", .integer).notNull()
+                t.column("used_ms", .integer)
+                t.column("revoked_ms", .integer)
+            }
+            try db.create(index: "oauth_refresh_family", on: "oauth_refresh_tokens", columns: ["family_id"])
+            try db.create(table: "oauth_access_tokens") { t in
+                t.primaryKey("jti", .text)
+                t.column("client_id", .text).notNull()
+                t.column("family_id", .text)
+                t.column("account_id", .text).notNull()
+                t.column("expires_ms", .integer).notNull()
+                t.column("revoked_ms", .integer)
+            }
+            try db.create(index: "oauth_access_family", on: "oauth_access_tokens", columns: ["family_id"])
+            try db.create(index: "oauth_access_client", on: "oauth_access_tokens", columns: ["client_id"])
+            // Token-signing keys, private halves sealed with the master key (bound to the kid).
+            try db.create(table: "oauth_signing_keys") { t in
+                t.primaryKey("kid", .text)
+                t.column("algorithm", .text).notNull()
+                t.column("sealed_private_key", .text).notNull()
+                t.column("created_ms", .integer).notNull()
+                t.column("retired_ms", .integer)
+            }
+        }
         return migrator
     }
 }

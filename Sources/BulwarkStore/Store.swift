@@ -20,6 +20,11 @@ public struct ChangeEvent: Sendable, Equatable {
         case banLifted = "ban_lifted"
         /// An operator changed an account's rate-limit tier (`bulwark accounts set-tier`).
         case accountTierChanged = "account_tier_changed"
+        /// An OAuth access token was revoked (RFC 7009, family revocation, client revocation); the
+        /// subject is its `jti`, which is the credential id of the sessions it opened.
+        case tokenRevoked = "token_revoked"
+        /// The token-signing keys changed (`bulwark oauth keys rotate`).
+        case signingKeysChanged = "signing_keys_changed"
     }
 
     public let seq: Int64
@@ -183,12 +188,20 @@ public final class SQLiteStore: CredentialDirectory, Sendable {
                 let resealed = try transform(Self.totpSeedBinding(accountID: accountID), row["secret_sealed"])
                 try db.execute(sql: "UPDATE mfa_totp SET secret_sealed = ? WHERE account_id = ?", arguments: [resealed, accountID])
             }
-            return rows.count + seeds.count
+            // Token-signing keys (Store+OAuth): bound to "oauth-signing:" + kid.
+            let signing = try Row.fetchAll(db, sql: "SELECT kid, sealed_private_key FROM oauth_signing_keys")
+            for row in signing {
+                let kid: String = row["kid"]
+                let resealed = try transform(Self.signingKeyBinding(kid: kid), row["sealed_private_key"])
+                try db.execute(sql: "UPDATE oauth_signing_keys SET sealed_private_key = ? WHERE kid = ?", arguments: [resealed, kid])
+            }
+            return rows.count + seeds.count + signing.count
         }
     }
 
     /// The associated data a TOTP seed is sealed with: a seed copied to another account does not open.
     public static func totpSeedBinding(accountID: String) -> String { "totp:" + accountID }
+    public static func signingKeyBinding(kid: String) -> String { "oauth-signing:" + kid }
 
     /// Sets when a key stops working (rotation overlap).
     public func setKeyExpiry(id: String, expiresMs: Int64) throws {

@@ -38,6 +38,15 @@ public final class GatewayApp: Sendable {
     let logger: Logger
     let clientAddresses: ClientAddressResolver
     private let changeFeedBox = NIOLockedValueBox<ChangeFeedFollower?>(nil)
+    private let oauthBox = NIOLockedValueBox<OAuthService?>(nil)
+
+    /// The OAuth side, set once the listener is bound (the issuer URL names its port); nil before.
+    var oauth: OAuthService? {
+        get { oauthBox.withLockedValue { $0 } }
+        set { oauthBox.withLockedValue { $0 = newValue } }
+    }
+
+    var masterKeyPath: String { configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath }
 
     /// Set once at start (it needs the app itself).
     var changeFeed: ChangeFeedFollower {

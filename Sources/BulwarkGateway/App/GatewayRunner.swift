@@ -1,3 +1,4 @@
+import BulwarkAuth
 import BulwarkCore
 import BulwarkStore
 import BulwarkVenue
@@ -92,6 +93,11 @@ public struct GatewayRunner: Sendable {
         }
         let scheme = configuration.tlsEnabled ? "wss" : "ws"
         let hostForURL = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
+        let issuer = configuration.oauth.issuer
+            ?? "\(configuration.tlsEnabled ? "https" : "http")://\(hostForURL):\(address.port ?? configuration.listenPort)"
+        app.oauth = try OAuthService(
+            configuration: configuration, issuer: issuer, store: store, box: try SecretBox(masterKey: SecretBox.loadKey(file: app.masterKeyPath)),
+            identity: identity, sessions: app.sessions, clock: clock, logger: logger)
         let url = "\(scheme)://\(hostForURL):\(address.port ?? configuration.listenPort)\(GatewayServer.webSocketPath)"
         if let demo = report.demo { try folder.writeDemoInfo(demo, url: url) }
         printBanner(report: report, folder: folder, url: url, identity: identity, deposits: funded, tls: tls, adminURL: adminURL)
@@ -233,6 +239,10 @@ actor ChangeFeedFollower {
         case .keyRevoked:
             let ended = app.sessions.endAll(keyID: change.subject, reason: .keyRevoked, nowMs: app.clock.nowMs())
             app.logger.notice("key revoked", metadata: ["key": "\(change.subject)", "sessions_ended": "\(ended)"])
+        case .tokenRevoked:
+            _ = app.sessions.endAll(keyID: change.subject, reason: .tokenRevoked, nowMs: app.clock.nowMs())
+        case .signingKeysChanged:
+            app.oauth?.reloadKeys()
         case .keyUnlocked:
             app.loginThrottle.reset(keyID: change.subject)
         case .accountDisabled:

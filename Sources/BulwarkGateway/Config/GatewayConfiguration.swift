@@ -67,6 +67,22 @@ public struct GatewayConfiguration: Sendable {
     public var rateLimits = RateLimitSettings()
     public var shutdownDrainMs: Int64
     public var demoEnabled: Bool
+    public var oauth = OAuthSettings()
+
+    /// `oauth.*`: the authorization server and the bearer grant.
+    public struct OAuthSettings: Sendable {
+        public var issuer: String?
+        public var audience: String?
+        public var accessTokenTTLSeconds: Int64 = 900
+        public var refreshTokenTTLMs: Int64 = 86_400_000
+        public var requireDPoP = false
+        public var requireDPoPNonce = false
+        public var dpopMaxAgeSeconds: Int64 = 60
+        public var signingAlgorithm = JWSAlgorithm.edDSA
+        public var keyRotationDays = 30
+        public var externalIssuersFile: String?
+        public var issuersCAFile: String?
+    }
 
     public enum TLSMinimumVersion: String, Sendable {
         case tls12 = "1.2"
@@ -173,6 +189,7 @@ public struct GatewayConfiguration: Sendable {
         try configuration.readNetwork(string: string, bool: bool)
         try configuration.readSessionSecurity(string: string, int: int, bool: bool)
         configuration.rateLimits = try RateLimitSettings.read(string: string, int: int)
+        try configuration.readOAuth(string: string, int: int, bool: bool)
         try configuration.validate()
         return configuration
     }
@@ -248,6 +265,35 @@ public struct GatewayConfiguration: Sendable {
                 return network
             }
         guard riskRateWindowMs >= 100 else { throw ConfigurationError("risk.rate_window_ms must be at least 100") }
+    }
+
+    private mutating func readOAuth(string: (String) -> String, int: (String) -> Int, bool: (String) -> Bool) throws {
+        let issuer = string("oauth.issuer")
+        if !issuer.isEmpty {
+            guard issuer.hasPrefix("https://") || (issuer.hasPrefix("http://") && !tlsEnabled), !issuer.hasSuffix("/"), !issuer.contains("?"), !issuer.contains("#") else {
+                throw ConfigurationError("oauth.issuer must be an https URL without a trailing slash, query or fragment")
+            }
+            oauth.issuer = issuer
+        }
+        oauth.audience = string("oauth.audience").isEmpty ? nil : string("oauth.audience")
+        oauth.accessTokenTTLSeconds = Int64(int("oauth.access_token_ttl_s"))
+        guard (1...OAuthServerSettings.maxAccessTokenTTLSeconds).contains(oauth.accessTokenTTLSeconds) else {
+            throw ConfigurationError("oauth.access_token_ttl_s must be within 1...3600")
+        }
+        oauth.refreshTokenTTLMs = Int64(int("oauth.refresh_token_ttl_ms"))
+        guard oauth.refreshTokenTTLMs >= 0 else { throw ConfigurationError("oauth.refresh_token_ttl_ms must not be negative") }
+        oauth.requireDPoP = bool("oauth.require_dpop")
+        oauth.requireDPoPNonce = bool("oauth.require_dpop_nonce")
+        oauth.dpopMaxAgeSeconds = Int64(int("oauth.dpop_max_age_s"))
+        guard (1...3600).contains(oauth.dpopMaxAgeSeconds) else { throw ConfigurationError("oauth.dpop_max_age_s must be within 1...3600") }
+        guard let alg = JWSAlgorithm(rawValue: string("oauth.signing_alg")), alg != .ps256 else {
+            throw ConfigurationError("oauth.signing_alg must be EdDSA or ES256")
+        }
+        oauth.signingAlgorithm = alg
+        oauth.keyRotationDays = int("oauth.key_rotation_days")
+        guard oauth.keyRotationDays >= 0 else { throw ConfigurationError("oauth.key_rotation_days must not be negative") }
+        oauth.externalIssuersFile = string("oauth.external_issuers_file").isEmpty ? nil : string("oauth.external_issuers_file")
+        oauth.issuersCAFile = string("oauth.issuers_ca_file").isEmpty ? nil : string("oauth.issuers_ca_file")
     }
 
     func validate() throws {

@@ -86,6 +86,17 @@ public enum SettingCatalogue {
         SettingSpec(key: "detect.auto_block", kind: .bool, defaultValue: "true", help: "Detection rules that find credential stuffing or Origin probing block the address for detect.auto_block_ms."),
         SettingSpec(key: "detect.auto_block_ms", kind: .int, defaultValue: "900000", help: "How long an automatic address block lasts."),
         SettingSpec(key: "detect.never_block", kind: .stringList, defaultValue: "127.0.0.1,::1", help: "Addresses or CIDRs never blocked automatically (proxies, local clients); operators can still block them by hand."),
+        SettingSpec(key: "oauth.issuer", kind: .string, defaultValue: "", help: "`iss` of the gateway's access tokens and base URL of its OAuth endpoints (https://HOST:PORT, no trailing slash); empty: derived from the listener."),
+        SettingSpec(key: "oauth.audience", kind: .string, defaultValue: "", help: "`aud` of the gateway's access tokens (the gateway as a resource server); empty: the issuer."),
+        SettingSpec(key: "oauth.access_token_ttl_s", kind: .int, defaultValue: "900", help: "Access-token lifetime in seconds (at most 3600; FAPI suggests short-lived tokens)."),
+        SettingSpec(key: "oauth.refresh_token_ttl_ms", kind: .int, defaultValue: "86400000", help: "Absolute lifetime of a refresh-token family (rotation never extends it); 0: no refresh tokens."),
+        SettingSpec(key: "oauth.require_dpop", kind: .bool, defaultValue: "false", help: "Issue only DPoP-bound access tokens (FAPI 2.0): token requests without a DPoP proof are refused."),
+        SettingSpec(key: "oauth.require_dpop_nonce", kind: .bool, defaultValue: "false", help: "Token requests' DPoP proofs must carry a server nonce (use_dpop_nonce, DPoP-Nonce header)."),
+        SettingSpec(key: "oauth.dpop_max_age_s", kind: .int, defaultValue: "60", help: "Oldest accepted DPoP proof `iat`, in seconds (proofs 10 s in the future are accepted, more are not)."),
+        SettingSpec(key: "oauth.signing_alg", kind: .string, defaultValue: "EdDSA", help: "Algorithm of new token-signing keys: EdDSA (Ed25519) or ES256."),
+        SettingSpec(key: "oauth.key_rotation_days", kind: .int, defaultValue: "30", help: "The token-signing key is replaced at start when older than this (old keys stay in the JWKS while their tokens live); 0: never automatically."),
+        SettingSpec(key: "oauth.external_issuers_file", kind: .string, defaultValue: "", help: "JSON file of external OpenID Connect issuers whose access tokens the bearer grant accepts (docs/oauth.md)."),
+        SettingSpec(key: "oauth.issuers_ca_file", kind: .string, defaultValue: "", help: "PEM CA bundle trusted, besides the system's, when fetching external issuers' discovery documents and JWKS."),
     ]
 
     private static let tail: [SettingSpec] = [

@@ -128,7 +128,8 @@ final class GatewayServer: Sendable {
                 if reason == "origin_not_allowed" { app.monitor.originRefused(ip: clientIP) }
             },
             admissionRefusal: { admissionRefusal.withLockedValue { $0 } }, metricsText: metricsText,
-            clientAddress: { channel, head in app.clientAddress(of: channel, request: head) })
+            clientAddress: { channel, head in app.clientAddress(of: channel, request: head) },
+            oauth: HTTPResponder.OAuthRoutes(service: { app.oauth }, clock: app.clock))
         // One decoder serves both endpoints: with the echo on, its cap is the echo's and /ws/v1's own
         // frame limit is enforced after decoding (InboundFrameRules).
         let decoderCap = configuration.conformanceEcho ? max(limits.maxFrameBytes, FrameLimits.conformanceEcho.maxFrameBytes) : limits.maxFrameBytes

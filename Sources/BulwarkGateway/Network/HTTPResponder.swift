@@ -1,8 +1,13 @@
+import BulwarkAuth
+import BulwarkCore
+import Crypto
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
-/// Answers the HTTP requests that are not (successful) WebSocket upgrades: health probes, and a
-/// clear status for refused upgrades. Every response carries HSTS and no server banner.
+/// Answers the HTTP requests that are not (successful) WebSocket upgrades: health probes, the OAuth
+/// endpoints (handed to `AuthorizationServer`, off the event loop), and a clear status for refused
+/// upgrades. Every response carries HSTS and no server banner.
 final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -17,14 +22,24 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
     private let metricsText: (@Sendable () -> String)?
     /// Resolves the client's address (trusted proxies' headers included).
     private let clientAddress: @Sendable (any Channel, HTTPRequestHead) -> String
+    private let oauth: OAuthRoutes?
     private var pending: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
+
+    /// The OAuth endpoints: the service once it is wired (nil until then: 503) and the clock.
+    struct OAuthRoutes: Sendable {
+        let service: @Sendable () -> OAuthService?
+        let clock: any WallClock
+    }
 
     init(
         policy: UpgradePolicy, readiness: @escaping @Sendable () -> Bool,
         onRefusal: @escaping @Sendable (_ reason: String, _ clientIP: String) -> Void,
         admissionRefusal: @escaping @Sendable () -> AdmissionControl.Refusal? = { nil },
         metricsText: (@Sendable () -> String)? = nil,
-        clientAddress: @escaping @Sendable (any Channel, HTTPRequestHead) -> String = { channel, _ in channel.remoteAddress?.ipAddress ?? "unknown" }
+        clientAddress: @escaping @Sendable (any Channel, HTTPRequestHead) -> String = { channel, _ in channel.remoteAddress?.ipAddress ?? "unknown" },
+        oauth: OAuthRoutes? = nil
     ) {
         self.policy = policy
         self.readiness = readiness
@@ -32,14 +47,21 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
         self.admissionRefusal = admissionRefusal
         self.metricsText = metricsText
         self.clientAddress = clientAddress
+        self.oauth = oauth
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             pending = head
-        case .body:
-            break
+            body = []
+            bodyTooLarge = false
+        case .body(var chunk):
+            if body.count + chunk.readableBytes > FormBody.maxBytes {
+                bodyTooLarge = true
+            } else if let bytes = chunk.readBytes(length: chunk.readableBytes) {
+                body += bytes
+            }
         case .end:
             guard let head = pending else { return }
             pending = nil
@@ -73,8 +95,44 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
                 onRefusal("websocket_upgrade_required", clientIP)
                 send(context, .badRequest, body: "{\"error\":\"websocket_upgrade_required\"}", keepAlive: false)
             }
+        case (_, let path) where oauth != nil && (path.hasPrefix("/oauth/") || path == "/.well-known/oauth-authorization-server"):
+            respondOAuth(context: context, head: head, path: path)
         default:
             send(context, .notFound, body: "{\"error\":\"not_found\"}", keepAlive: head.isKeepAlive)
+        }
+    }
+
+    /// Runs the OAuth endpoint off the event loop (it reads and writes the database) and writes the
+    /// answer back on it. Tokens never appear in URLs: a query string on these paths is refused.
+    private func respondOAuth(context: ChannelHandlerContext, head: HTTPRequestHead, path: String) {
+        guard let oauth, let service = oauth.service() else {
+            return send(context, .serviceUnavailable, body: "{\"error\":\"temporarily_unavailable\"}", keepAlive: false)
+        }
+        guard !bodyTooLarge else {
+            return send(context, .payloadTooLarge, body: "{\"error\":\"invalid_request\"}", keepAlive: false)
+        }
+        guard !head.uri.contains("?") else {
+            return send(context, .badRequest, body: "{\"error\":\"invalid_request\",\"error_description\":\"no query parameters\"}", keepAlive: false)
+        }
+        let certificate = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate)
+            .flatMap { $0 }.flatMap { try? $0.toDERBytes() }.map { Array(SHA256.hash(data: $0)) }
+        let request = OAuthHTTPRequest(
+            method: head.method.rawValue, path: path, headers: head.headers.map { ($0.name, $0.value) }, body: body,
+            clientCertificateSHA256: certificate)
+        body = []
+        let keepAlive = head.isKeepAlive
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let clock = oauth.clock
+        Task {
+            let response =
+                service.server.handle(request, nowMs: clock.nowMs())
+                ?? OAuthHTTPResponse(status: 404, body: Array("{\"error\":\"not_found\"}".utf8))
+            bound.eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.send(
+                    context, HTTPResponseStatus(statusCode: response.status), body: response.bodyText, keepAlive: keepAlive,
+                    extraHeaders: response.headers.map { ($0.name, $0.value) })
+            }
         }
     }
 
@@ -86,7 +144,7 @@ final class HTTPResponder: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Strict-Transport-Security", value: "max-age=31536000; includeSubDomains")
-        headers.add(name: "Cache-Control", value: "no-store")
+        if !extraHeaders.contains(where: { $0.0 == "Cache-Control" }) { headers.add(name: "Cache-Control", value: "no-store") }
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }

@@ -348,6 +348,7 @@ actor Connection: SessionListener {
         case "public/auth":
             // Apply operator changes (revocations, funding) made up to now before deciding.
             await app.changeFeed.catchUp()
+            if request.params["grant_type"]?.stringValue == "bearer" { return try await authenticateBearer(request.params) }
             return try authenticate(request.params)
         case "subscribe":
             return try await subscribe(request.params)
@@ -404,7 +405,11 @@ actor Connection: SessionListener {
             recordFailedLogin(grant, error: error, nowMs: now)
             throw error
         }
-        let outcome = try establishSession(grant, granted: granted, nowMs: now)
+        let outcome = try establishSession(
+            LoginCredential(
+                credentialID: granted.key.id, accountID: granted.account.id, scopes: granted.scopes, authMethod: "signature", resume: grant.resume,
+                originID: granted.key.id),
+            nowMs: now)
         let keyExchange = try agreeSessionKeys(grant.keyExchange, sessionID: outcome.session.id)
         // The challenge is single-use: the next login on this connection must sign a new one. (A
         // login refused after its signature was checked keeps the challenge, so the client can
@@ -432,6 +437,80 @@ actor Connection: SessionListener {
             throw RPCError(.sessionRevoked, reason: "risk")
         }
         session = scored
+        return loginResult(scored, outcome: outcome, keyExchange: keyExchange, nowMs: now)
+    }
+
+    /// The bearer grant (PROTOCOL.md §4.2): `BearerVerifier` checks the token, its issuer and its
+    /// sender constraint (DPoP proof bound to this connection's challenge, or the mTLS certificate);
+    /// the session that follows is like any other, with auth method `bearer` and the token's `jti`
+    /// as its credential id (so revoking the token ends it).
+    private func authenticateBearer(_ params: JSONObject) async throws(RPCError) -> ResultWriter {
+        let reader = try ParamsReader(params, allowed: BearerGrant.allowedMembers)
+        let grant = try BearerGrant(params: reader)
+        let now = app.clock.nowMs()
+        // Throttled like API keys: per credential (the token) and per address.
+        let throttleKey = "bearer:" + Base64URL.encode(SHA256.hash(data: Array(grant.accessToken.utf8)).prefix(12))
+        if case .wait(let retryAfterMs) = app.loginThrottle.admit(keyID: throttleKey, ip: clientIP, nowMs: now) {
+            throw RPCError(.rateLimited, retryAfterMs: retryAfterMs, bucket: "login")
+        }
+        guard let verifier = app.oauth?.bearer else { throw RPCError(.authFailed) }
+        let certificate = clientCertificateSHA256.flatMap(Self.hexBytes)
+        let identity: BearerIdentity
+        do throws(BearerFailure) {
+            identity = try await verifier.verify(grant, challenge: challenge, clientCertificateSHA256: certificate, nowMs: now)
+        } catch {
+            app.metrics.loginFailures.add(1, ordering: .relaxed)
+            _ = app.loginThrottle.recordFailure(keyID: throttleKey, ip: clientIP, nowMs: now)
+            app.risk.loginFailed(accountID: nil, ip: clientIP, nowMs: now)
+            app.logger.notice("bearer login failed", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "reason": "\(error)"])
+            let refusal = error == .replayed ? RPCError(.replayDetected) : RPCError(.authFailed)
+            app.monitor.loginFailed(ip: clientIP, keyID: throttleKey, code: refusal.code)
+            app.audit.record(
+                "auth.login", actor: "unknown", credentialID: throttleKey, clientIP: clientIP, outcome: .failure,
+                details: ["code": refusal.code.name, "grant": "bearer", "reason": "\(error)"])
+            throw refusal
+        }
+        let outcome = try establishSession(
+            LoginCredential(
+                credentialID: identity.credentialID, accountID: identity.accountID, scopes: identity.scopes, authMethod: "bearer", resume: nil,
+                originID: identity.clientID.map { "oauth:" + $0 } ?? "oauth:" + identity.issuer + "|" + identity.accountID),
+            nowMs: now)
+        pendingKeys = .drop
+        challenge = Base64URL.encode(SecureRandom.bytes(count: 32))
+        session = outcome.session
+        cancelOnDisconnect = nil
+        keyRestrictions = KeyRestrictions()
+        sealedPolicy = .none
+        app.loginThrottle.recordSuccess(keyID: throttleKey, ip: clientIP)
+        authDeadline?.cancel()
+        app.metrics.loginSuccesses.add(1, ordering: .relaxed)
+        app.audit.record(
+            "auth.login", actor: identity.accountID, credentialID: identity.credentialID, sessionID: outcome.session.id, clientIP: clientIP,
+            outcome: .success, details: ["grant": "bearer", "issuer": identity.issuer, "client": identity.clientID ?? "-", "kind": outcome.kind.rawValue])
+        app.logger.info(
+            "login", metadata: ["connection": "\(id)", "session_hash": "\(SessionHash.of(outcome.session.id))", "method": "bearer",
+                "issuer": "\(identity.issuer)", "client": "\(identity.clientID ?? "-")", "ip": "\(clientIP)", "kind": "\(outcome.kind.rawValue)"])
+        guard app.risk.reassess(sessionID: outcome.session.id, nowMs: now) != .terminate, let scored = app.sessions.session(id: outcome.session.id) else {
+            session = nil
+            throw RPCError(.sessionRevoked, reason: "risk")
+        }
+        session = scored
+        return loginResult(scored, outcome: outcome, keyExchange: nil, nowMs: now)
+    }
+
+    private static func hexBytes(_ hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+
+    /// The `public/auth` result (PROTOCOL.md §4.3), the same for every grant.
+    private func loginResult(_ scored: Session, outcome: Established, keyExchange: KeyExchangeAnswer?, nowMs now: Int64) -> ResultWriter {
         let nextChallenge = challenge
         let mfa = app.mfa.isEnrolled(accountID: scored.accountID) ? "totp" : "none"
         let replay = pendingResume.map { resume in
@@ -527,9 +606,22 @@ actor Connection: SessionListener {
         let kind: Kind
     }
 
+    /// Who a successful login proved to be: an API key (signature grant) or an access token (bearer grant).
+    private struct LoginCredential {
+        /// The session's `keyID`: the API key id, or the access token's `jti`.
+        let credentialID: String
+        let accountID: String
+        let scopes: Set<Scope>
+        let authMethod: String
+        let resume: SignatureGrant.Resume?
+        /// Whose login history the risk engine reads ("new network for this credential"): the API
+        /// key, or the OAuth client / external principal — not the token, which is new every time.
+        let originID: String
+    }
+
     /// Renews the current session in place, resumes the one named in `resume`, or creates one.
-    private func establishSession(_ grant: SignatureGrant, granted: SignatureLogin.Granted, nowMs now: Int64) throws(RPCError) -> Established {
-        if let current = session, current.keyID == granted.key.id, current.scopes == granted.scopes, grant.resume == nil,
+    private func establishSession(_ credential: LoginCredential, nowMs now: Int64) throws(RPCError) -> Established {
+        if let current = session, current.keyID == credential.credentialID, current.scopes == credential.scopes, credential.resume == nil,
             let renewed = app.sessions.renew(id: current.id, nowMs: now)
         {
             // Same session id, timers restarted, subscriptions kept.
@@ -540,15 +632,15 @@ actor Connection: SessionListener {
             session = nil
         }
         let network = NetworkPrefix.of(clientIP) ?? clientIP
-        let origin = try? app.store.recordLoginOrigin(credentialID: granted.key.id, ip: clientIP, network: network, nowMs: now)
+        let origin = try? app.store.recordLoginOrigin(credentialID: credential.originID, ip: clientIP, network: network, nowMs: now)
         if let origin, origin.newNetwork, !origin.firstLogin {
-            app.monitor.loginFromNewNetwork(accountID: granted.account.id, keyID: granted.key.id, ip: clientIP, network: network)
+            app.monitor.loginFromNewNetwork(accountID: credential.accountID, keyID: credential.originID, ip: clientIP, network: network)
         }
-        if let resume = grant.resume {
+        if let resume = credential.resume {
             // Only the credential that owns the session may resume it, with the same scopes; the
             // answer for any mismatch is the same as for an unknown or ended session.
-            guard let existing = app.sessions.session(id: resume.sessionID), existing.keyID == granted.key.id,
-                existing.scopes == granted.scopes, let attached = app.sessions.attach(sessionID: resume.sessionID, listener: self, nowMs: now)
+            guard let existing = app.sessions.session(id: resume.sessionID), existing.keyID == credential.credentialID,
+                existing.scopes == credential.scopes, let attached = app.sessions.attach(sessionID: resume.sessionID, listener: self, nowMs: now)
             else { throw RPCError.invalidParams("resume.session_id", "unknown_session") }
             let restored = app.savedSubscriptions.take(sessionID: attached.id)
             pendingResume = (restored, UInt64(resume.lastPrivateSeq))
@@ -561,7 +653,7 @@ actor Connection: SessionListener {
         }
         do {
             let created = try app.sessions.create(
-                accountID: granted.account.id, keyID: granted.key.id, scopes: granted.scopes, authMethod: "signature",
+                accountID: credential.accountID, keyID: credential.credentialID, scopes: credential.scopes, authMethod: credential.authMethod,
                 clientIP: clientIP, nowMs: now, listener: self)
             if let origin { app.risk.sessionStarted(created.id, origin: origin) }
             return Established(session: created, kind: .created)
