@@ -61,13 +61,25 @@ struct Sessions: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Revoke a live session: the gateway sends session.terminated and closes its sockets with 4002.")
+            abstract: "Revoke a live session, or every live session of an account: the gateway sends session.terminated and closes their sockets with 4002.")
         @OptionGroup var options: DataOptions
-        @Argument(help: "Session id (s_...).") var sessionID: String
+        @Argument(help: "Session id (s_...).") var sessionID: String?
+        @Option(name: .long, help: "Revoke every live session of this account instead (a_...).") var account: String?
 
         func run() async throws {
+            let store = try OperatorStore.open(options.resolvedData)
+            let now = SystemClock().nowMs()
+            if let account {
+                guard sessionID == nil else { throw CommandFailure("give a session id or --account, not both") }
+                let live = try store.sessionRecords(accountID: account, limit: 10_000)
+                for record in live { try? store.requestSessionRevocation(id: record.id, nowMs: now) }
+                OperatorAudit.record(store, "cli.account.sessions.revoke", subject: account, details: ["sessions": String(live.count)])
+                print(options.json ? "{\"revoked\":\(live.count)}" : "revoked \(live.count) session(s) of \(account)")
+                return
+            }
+            guard let sessionID else { throw CommandFailure("give a session id or --account") }
             do {
-                try OperatorStore.open(options.resolvedData).requestSessionRevocation(id: sessionID, nowMs: SystemClock().nowMs())
+                try store.requestSessionRevocation(id: sessionID, nowMs: now)
             } catch let error as StoreError {
                 throw CommandFailure(error.description)
             }

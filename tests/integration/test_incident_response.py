@@ -324,3 +324,34 @@ def test_origin_probing_is_blocked_and_normal_traffic_raises_nothing(alerting):
         assert status == 403 and body["error"] == "ip_blocked"
     run(scenario())
     assert any(a["rule"] == "origin_failures" for a in Webhook.received[before:])
+
+
+def test_json_logs_and_security_metrics(workdir):
+    server = Gateway(os.path.join(workdir, "json-logs"), extra_env={"BULWARK_LOG_FORMAT": "json", "BULWARK_METRICS_PUBLIC": "true"})
+    account_id, key_id, key = trader(server.data)
+
+    async def scenario():
+        client = await Client.connect(server.url, server.ca)
+        await client.call("public/auth", client.auth_params(key_id, Ed25519Key()))
+        await client.login(key_id, key)
+        other = await Client.connect(server.url, server.ca)
+        await other.login(key_id, key)
+        # Every live session of the account, revoked from the CLI in one go.
+        assert run_cli(server.data, "sessions", "revoke", "--account", account_id) == {"revoked": 2}
+        for victim in (client, other):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for _ in range(10):
+                    await victim.recv_json(timeout=5)
+            assert closed.value.rcvd.code == 4002
+    run(scenario())
+    import urllib.request
+    metrics = urllib.request.urlopen(server.url.replace("wss://", "https://").replace("/ws/v1", "/metrics"),
+                                     context=ssl.create_default_context(cafile=server.ca)).read().decode()
+    assert 'bulwark_login_failures_by_reason_total{reason="auth_failed"} 1' in metrics
+    assert 'bulwark_sessions{risk_level="low"}' in metrics and "bulwark_audit_lag_ms" in metrics
+    assert "bulwark_kill_switches_engaged 0" in metrics
+    assert server.stop() == 0
+    lines = [line for line in open(server.log_path).read().splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    assert records and all({"ts", "level", "label", "message"} <= set(r) for r in records)
+    assert any(r["message"] == "login failed" and r["metadata"]["code"] == "auth_failed" for r in records)

@@ -88,7 +88,8 @@ public final class GatewayApp: Sendable {
         monitorPolicy.autoBlockMs = configuration.autoBlockMs
         monitorPolicy.neverBlock = configuration.neverAutoBlock
         monitorPolicy.webhookURL = configuration.alertWebhookURL
-        monitor = SecurityMonitor(policy: monitorPolicy, audit: audit, blocks: blocks, clock: clock, logger: logger)
+        monitor = SecurityMonitor(
+            policy: monitorPolicy, audit: audit, blocks: blocks, clock: clock, logger: logger, eventCounters: metrics.securityEvents)
         risk = SessionRiskService(
             policy: configuration.riskPolicy, enabled: configuration.riskEnabled, rateWindowMs: configuration.riskRateWindowMs,
             sessions: sessions, publisher: marketData, monitor: monitor, logger: logger)
@@ -122,7 +123,14 @@ public final class GatewayApp: Sendable {
 
     /// The metrics in the Prometheus text format (`/admin/v1/metrics`, and `/metrics` when public).
     func metricsText() -> String {
-        MetricsExposition.render(metrics, subscriptions: hub.subscriptionCount)
+        let now = clock.nowMs()
+        let live = sessions.all
+        let byLevel = RiskLevel.allCases.map { level in (level, live.filter { $0.risk.level == level }.count) }
+        let queue = audit.queueState(nowUs: clock.nowUs())
+        return MetricsExposition.render(metrics, subscriptions: hub.subscriptionCount)
+            + MetricsExposition.renderSecurity(
+                sessions: byLevel, auditQueued: queue.count, auditDropped: audit.dropped.load(ordering: .relaxed), auditLagMs: queue.lagMs,
+                killSwitches: (try? store.killSwitches().count) ?? 0, ipBlocks: (try? store.ipBlocks(activeAtMs: now).count) ?? 0)
     }
 
     /// Called on the event loop right after `101 Switching Protocols`.

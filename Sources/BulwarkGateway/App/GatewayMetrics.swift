@@ -11,6 +11,10 @@ public final class GatewayMetrics: Sendable {
     public let upgradesRefused = Atomic<Int>(0)
     public let loginSuccesses = Atomic<Int>(0)
     public let loginFailures = Atomic<Int>(0)
+    /// Failed logins by their wire error (`auth_failed`, `timestamp_out_of_window`, …).
+    public let loginFailuresByCode = LabelledCounters()
+    /// Security events raised by the detection rules, by rule.
+    public let securityEvents = LabelledCounters()
     public let authDeadlineCloses = Atomic<Int>(0)
     /// Sealed frames refused (forged, replayed, reordered, malformed, or without session keys): each closes 4005.
     public let sealedFrameViolations = Atomic<Int>(0)
@@ -98,4 +102,15 @@ public final class QueueGauges: Sendable {
             current = original
         }
     }
+}
+
+/// Counters keyed by one label value (bounded: the label values come from fixed code sets).
+public final class LabelledCounters: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    public init() {}
+
+    public func add(_ label: String) { counts.withLock { $0[label, default: 0] += 1 } }
+
+    public var snapshot: [String: Int] { counts.withLock { $0 } }
 }

@@ -21,10 +21,15 @@ public struct GatewayRunner: Sendable {
     }
 
     public func run() async throws {
+        let format = configuration.logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
+            switch format {
+            case .json: return JSONLogHandler(label: label)
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .info
+                return handler
+            }
         }
         let logger = Logger(label: "bulwark")
         let clock = SystemClock()

@@ -1,3 +1,4 @@
+import BulwarkCore
 import Synchronization
 
 /// Renders the process metrics in the Prometheus text exposition format (version 0.0.4).
@@ -18,6 +19,15 @@ enum MetricsExposition {
         out.counter("bulwark_auth_deadline_closes_total", "Connections closed with 1008 at ws.auth_deadline_ms.", metrics.authDeadlineCloses)
         out.counter("bulwark_logins_total", "Successful logins.", metrics.loginSuccesses)
         out.counter("bulwark_login_failures_total", "Failed logins.", metrics.loginFailures)
+        out.header("bulwark_login_failures_by_reason_total", "counter", "Failed logins by the error the client got.")
+        for (code, count) in metrics.loginFailuresByCode.snapshot.sorted(by: { $0.key < $1.key }) {
+            out.sample("bulwark_login_failures_by_reason_total", labels: ["reason": code], count)
+        }
+        out.header("bulwark_security_events_total", "counter", "Security events raised by the detection rules, by rule (docs/incident-response.md).")
+        for (rule, count) in metrics.securityEvents.snapshot.sorted(by: { $0.key < $1.key }) {
+            out.sample("bulwark_security_events_total", labels: ["rule": rule], count)
+        }
+        out.counter("bulwark_sealed_frame_violations_total", "Sealed frames refused (each closed its connection with 4005).", metrics.sealedFrameViolations)
         out.header("bulwark_ws_frames_total", "counter", "WebSocket frames by direction.")
         out.sample("bulwark_ws_frames_total", labels: ["direction": "in"], metrics.frames.received.load(ordering: .relaxed))
         out.sample("bulwark_ws_frames_total", labels: ["direction": "out"], metrics.frames.sent.load(ordering: .relaxed))
@@ -39,6 +49,19 @@ enum MetricsExposition {
         out.counter("bulwark_certificate_reloads_total", "Certificate reloads.", metrics.certificateReloads)
         out.counter("bulwark_certificate_reload_failures_total", "Certificate reloads refused (the old certificate stays).", metrics.certificateReloadFailures)
         out.gauge("bulwark_certificate_days_left", "Days until the serving certificate expires.", metrics.certificateDaysLeft.load(ordering: .relaxed))
+        return out.text
+    }
+
+    /// Gauges read from the session registry, the audit writer and the incident-response state.
+    static func renderSecurity(sessions: [(RiskLevel, Int)], auditQueued: Int, auditDropped: Int, auditLagMs: Int, killSwitches: Int, ipBlocks: Int) -> String {
+        var out = Output()
+        out.header("bulwark_sessions", "gauge", "Live sessions on this node by risk level (docs/risk-engine.md).")
+        for (level, count) in sessions { out.sample("bulwark_sessions", labels: ["risk_level": level.rawValue], count) }
+        out.gauge("bulwark_audit_queue", "Audit records waiting to be appended (appended every 100 ms).", auditQueued)
+        out.gauge("bulwark_audit_lag_ms", "Age of the oldest audit record waiting to be appended.", auditLagMs)
+        out.gauge("bulwark_audit_dropped", "Audit records dropped because the queue was full (an alert is logged at the first).", auditDropped)
+        out.gauge("bulwark_kill_switches_engaged", "Engaged kill switches (any scope).", killSwitches)
+        out.gauge("bulwark_ip_blocks", "Active IP blocks (operators' and automatic).", ipBlocks)
         return out.text
     }
 

@@ -60,6 +60,12 @@ public struct GatewayConfiguration: Sendable {
     public var riskPolicy = RiskPolicy()
     public var riskRateWindowMs: Int64 = 10_000
     public var alertWebhookURL: URL?
+    public var logFormat = LogFormat.text
+
+    public enum LogFormat: String, Sendable {
+        case text
+        case json
+    }
     public var autoBlockEnabled = true
     public var autoBlockMs: Int64 = 900_000
     public var neverAutoBlock: [IPNetwork] = []
@@ -256,6 +262,8 @@ public struct GatewayConfiguration: Sendable {
             }
             alertWebhookURL = url
         }
+        guard let format = LogFormat(rawValue: string("log.format")) else { throw ConfigurationError("log.format must be text or json") }
+        logFormat = format
         autoBlockEnabled = bool("detect.auto_block")
         autoBlockMs = Int64(int("detect.auto_block_ms"))
         guard autoBlockMs > 0 else { throw ConfigurationError("detect.auto_block_ms must be positive") }

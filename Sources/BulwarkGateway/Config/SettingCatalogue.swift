@@ -82,6 +82,7 @@ public enum SettingCatalogue {
         SettingSpec(key: "risk.min_idle_timeout_ms", kind: .int, defaultValue: "60000", help: "Floor of the risk-shortened idle timeout."),
         SettingSpec(key: "risk.min_absolute_timeout_ms", kind: .int, defaultValue: "600000", help: "Floor of the risk-shortened absolute lifetime."),
         SettingSpec(key: "risk.rate_window_ms", kind: .int, defaultValue: "10000", help: "Window in which requests are counted for the account's request-rate baseline (EWMA)."),
+        SettingSpec(key: "log.format", kind: .string, defaultValue: "text", help: "Log lines as text, or json (one object per line with ts, level, label, message, metadata) for log shippers."),
         SettingSpec(key: "alerts.webhook_url", kind: .string, defaultValue: "", help: "Security alerts are POSTed here as JSON (retried 4 times with doubling waits); empty: logs and audit only."),
         SettingSpec(key: "detect.auto_block", kind: .bool, defaultValue: "true", help: "Detection rules that find credential stuffing or Origin probing block the address for detect.auto_block_ms."),
         SettingSpec(key: "detect.auto_block_ms", kind: .int, defaultValue: "900000", help: "How long an automatic address block lasts."),

@@ -56,6 +56,11 @@ final class AuditTrail: Sendable {
         }
     }
 
+    /// How many records wait, and how old the oldest is (metrics).
+    func queueState(nowUs: Int64) -> (count: Int, lagMs: Int) {
+        state.withLock { state in (state.queue.count, state.queue.first.map { Int((nowUs - $0.timeUs) / 1000) } ?? 0) }
+    }
+
     /// Runs until cancelled: appends queued entries every `flushIntervalMs`, and checkpoints.
     func run() async {
         while !Task.isCancelled {

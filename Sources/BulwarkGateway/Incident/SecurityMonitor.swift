@@ -28,11 +28,14 @@ final class SecurityMonitor: Sendable {
     private let logger: Logger
     private let clock: any WallClock
     private let recent = Mutex<[SecurityEvent]>([])
+    /// Counts events by rule for the metrics endpoint (set once at start).
+    let eventCounters: LabelledCounters?
     static let recentKept = 500
     let webhookDeliveries = Atomic<Int>(0)
     let webhookFailures = Atomic<Int>(0)
 
-    init(policy: Policy, audit: AuditTrail, blocks: IPBlockList, clock: any WallClock, logger: Logger) {
+    init(policy: Policy, audit: AuditTrail, blocks: IPBlockList, clock: any WallClock, logger: Logger, eventCounters: LabelledCounters? = nil) {
+        self.eventCounters = eventCounters
         self.policy = policy
         self.audit = audit
         self.blocks = blocks
@@ -93,6 +96,7 @@ final class SecurityMonitor: Sendable {
     // MARK: Raising
 
     private func raise(_ event: SecurityEvent, blockingIP ip: String?) {
+        eventCounters?.add(event.rule)
         recent.withLock { recent in
             recent.append(event)
             if recent.count > Self.recentKept { recent.removeFirst(recent.count - Self.recentKept) }

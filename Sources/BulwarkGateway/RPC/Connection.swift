@@ -465,6 +465,7 @@ actor Connection: SessionListener {
             app.logger.notice("bearer login failed", metadata: ["connection": "\(id)", "ip": "\(clientIP)", "reason": "\(error)"])
             let refusal = error == .replayed ? RPCError(.replayDetected) : RPCError(.authFailed)
             app.monitor.loginFailed(ip: clientIP, keyID: throttleKey, code: refusal.code)
+            app.metrics.loginFailuresByCode.add(refusal.code.name)
             app.audit.record(
                 "auth.login", actor: "unknown", credentialID: throttleKey, clientIP: clientIP, outcome: .failure,
                 details: ["code": refusal.code.name, "grant": "bearer", "reason": "\(error)"])
@@ -676,6 +677,7 @@ actor Connection: SessionListener {
         let accountID = (try? app.store.apiKey(id: grant.keyID))?.accountID
         app.risk.loginFailed(accountID: accountID, ip: clientIP, nowMs: now)
         app.monitor.loginFailed(ip: clientIP, keyID: grant.keyID, code: error.code)
+        app.metrics.loginFailuresByCode.add(error.code.name)
         app.audit.record(
             "auth.login", actor: accountID ?? "unknown", credentialID: grant.keyID, clientIP: clientIP, outcome: .failure,
             details: ["code": error.code.name, "grant": "signature"])
