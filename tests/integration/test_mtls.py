@@ -442,3 +442,33 @@ def test_admin_token_and_operator_totp_step_up_guard_the_admin_api(admin_gateway
                               headers={**token_only, "X-Bulwark-TOTP": code})
     assert status == 403 and body["error"] == "totp_invalid"
 
+
+
+def test_mtls_bound_access_token_works_only_with_the_same_certificate(optional_gateway, pki, workdir):
+    """RFC 8705: a token obtained over mTLS carries cnf.x5t#S256 and only logs in over that certificate."""
+    import base64
+
+    import jwt
+
+    from test_oauth import register
+    client = register(optional_gateway, workdir, "mtls-bound-" + os.urandom(3).hex(), scopes="read")
+    client.tls = tls_context(optional_gateway, pki, "good")
+    status, body, _ = client.token(dpop=False, scope="read")
+    assert status == 200 and body["token_type"] == "Bearer", body
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    expected = base64.urlsafe_b64encode(bytes.fromhex(fingerprint(pki["certs"]["good"]))).rstrip(b"=").decode()
+    assert claims["cnf"] == {"x5t#S256": expected}
+
+    async def login(label):
+        import websockets
+        ws = await websockets.connect(optional_gateway.url, ssl=tls_context(optional_gateway, pki, label), subprotocols=["bulwark.v1"])
+        client_ws = Client(ws)
+        client_ws.hello = json.loads(await ws.recv())
+        reply = await client_ws.call("public/auth", {"grant_type": "bearer", "access_token": body["access_token"]})
+        await ws.close()
+        return reply
+
+    assert "result" in asyncio.run(login("good"))
+    for other in (None, "second"):
+        reply = asyncio.run(login(other))
+        assert reply["error"]["message"] == "auth_failed", (other, reply)
