@@ -19,6 +19,8 @@ fi
 log "python test environment (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+# The Python SDK, installed as a user would (editable, so the tests exercise this checkout).
+.venv/bin/python -m pip install -q --disable-pip-version-check -e clients/python
 
 log "swift build (debug, with tests)"
 swift build --build-tests
@@ -27,4 +29,4 @@ log "swift unit tests"
 swift test --skip-build
 
 log "integration tests (real server, real sockets)"
-TEST_BULWARK_BIN="$(swift build --show-bin-path)/bulwark" .venv/bin/python -m pytest tests/integration -q -p no:cacheprovider
+TEST_BULWARK_BIN="$(swift build --show-bin-path)/bulwark" .venv/bin/python -m pytest tests/integration clients/python/tests -q -p no:cacheprovider
