@@ -71,15 +71,7 @@ struct KillSwitch: AsyncParsableCommand {
         @Flag(name: .long, help: "Include released ones.") var all = false
 
         func run() async throws {
-            let records = try OperatorStore.open(options.resolvedData).killSwitches(includeReleased: all)
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("kill_switches")
-            w.beginArray()
-            for record in records { IncidentRendering.killSwitch(record, to: &w) }
-            w.endArray()
-            w.endObject()
-            print(w.string)
+            print(IncidentRendering.killSwitches(try OperatorStore.open(options.resolvedData).killSwitches(includeReleased: all)))
         }
     }
 }
@@ -134,15 +126,7 @@ struct IPBlock: AsyncParsableCommand {
         @Flag(name: .long, help: "Include expired and removed blocks.") var all = false
 
         func run() async throws {
-            let records = try OperatorStore.open(options.resolvedData).ipBlocks(activeAtMs: all ? nil : SystemClock().nowMs())
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("ip_blocks")
-            w.beginArray()
-            for record in records { IncidentRendering.ipBlock(record, to: &w) }
-            w.endArray()
-            w.endObject()
-            print(w.string)
+            print(IncidentRendering.ipBlocks(try OperatorStore.open(options.resolvedData).ipBlocks(activeAtMs: all ? nil : SystemClock().nowMs())))
         }
     }
 }

@@ -12,14 +12,7 @@ extension AdminHTTPHandler {
         switch (head.method, Array(parts.dropFirst(2))) {
         case (.GET, ["kill-switches"]):
             let records = (try? app.store.killSwitches(includeReleased: query(head)["all"] == "true")) ?? []
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("kill_switches")
-            w.beginArray()
-            for record in records { IncidentRendering.killSwitch(record, to: &w) }
-            w.endArray()
-            w.endObject()
-            send(context, .ok, body: w.string, keepAlive: head.isKeepAlive)
+            send(context, .ok, body: IncidentRendering.killSwitches(records), keepAlive: head.isKeepAlive)
         case (.POST, ["kill-switches"]), (.POST, ["kill-switches", "release"]):
             let release = parts.count == 4
             guard let reader = jsonBody(context, allowed: ["scope", "subject", "reason"]) else { return true }
@@ -46,14 +39,7 @@ extension AdminHTTPHandler {
             }
         case (.GET, ["ip-blocks"]):
             let records = (try? app.store.ipBlocks(activeAtMs: query(head)["all"] == "true" ? nil : now)) ?? []
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("ip_blocks")
-            w.beginArray()
-            for record in records { IncidentRendering.ipBlock(record, to: &w) }
-            w.endArray()
-            w.endObject()
-            send(context, .ok, body: w.string, keepAlive: head.isKeepAlive)
+            send(context, .ok, body: IncidentRendering.ipBlocks(records), keepAlive: head.isKeepAlive)
         case (.POST, ["ip-blocks"]), (.POST, ["ip-blocks", "remove"]):
             let remove = parts.count == 4
             guard let reader = jsonBody(context, allowed: remove ? ["cidr"] : ["cidr", "reason", "expires_in_s"]) else { return true }

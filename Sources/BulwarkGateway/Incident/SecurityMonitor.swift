@@ -121,21 +121,7 @@ final class SecurityMonitor: Sendable {
     /// POSTs the event as JSON, retrying with doubling waits (0.5 s, 1 s, 2 s) on errors and 5xx.
     private func deliver(_ event: SecurityEvent, response: String, to url: URL) {
         var w = JSONWriter()
-        w.beginObject()
-        for (key, value) in [("rule", event.rule), ("severity", event.severity.rawValue), ("subject", event.subject), ("response", response)] {
-            w.key(key)
-            w.string(value)
-        }
-        w.key("ts_ms")
-        w.int(event.atMs)
-        w.key("details")
-        w.beginObject()
-        for key in event.details.keys.sorted() {
-            w.key(key)
-            w.string(event.details[key]!)
-        }
-        w.endObject()
-        w.endObject()
+        IncidentRendering.securityEvent(event, response: response, to: &w)
         let body = Data(w.bytes)
         let attempts = policy.webhookAttempts
         Task { [self] in

@@ -5,6 +5,27 @@ import Foundation
 
 /// JSON shapes of incident-response records, for the CLI and the admin API.
 public enum IncidentRendering {
+    /// `{"kill_switches":[…]}`
+    public static func killSwitches(_ records: [KillSwitchRecord]) -> String {
+        list("kill_switches", records, killSwitch)
+    }
+
+    /// `{"ip_blocks":[…]}`
+    public static func ipBlocks(_ records: [IPBlockRecord]) -> String {
+        list("ip_blocks", records, ipBlock)
+    }
+
+    private static func list<T>(_ name: String, _ items: [T], _ write: (T, inout JSONWriter) -> Void) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key(name)
+        w.beginArray()
+        for item in items { write(item, &w) }
+        w.endArray()
+        w.endObject()
+        return w.string
+    }
+
     public static func killSwitch(_ record: KillSwitchRecord, to w: inout JSONWriter) {
         w.beginObject()
         w.key("id")
@@ -47,11 +68,16 @@ public enum IncidentRendering {
         w.endObject()
     }
 
-    public static func securityEvent(_ event: SecurityEvent, to w: inout JSONWriter) {
+    /// A security event as the admin API lists it and the webhook receives it (with the response taken).
+    public static func securityEvent(_ event: SecurityEvent, response: String? = nil, to w: inout JSONWriter) {
         w.beginObject()
         for (key, value) in [("rule", event.rule), ("severity", event.severity.rawValue), ("subject", event.subject)] {
             w.key(key)
             w.string(value)
+        }
+        if let response {
+            w.key("response")
+            w.string(response)
         }
         w.key("ts_ms")
         w.int(event.atMs)
