@@ -57,6 +57,11 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         let parts = path.split(separator: "/").map(String.init)
         // Health stays open to probes (the listener is mTLS-only anyway); everything else needs the
         // admin token, and destructive actions a TOTP step-up.
+        // The console's static files carry no data: they are served without the token (the browser's
+        // operator certificate is still required by the listener).
+        if parts.first == "admin", parts.count >= 2, parts[1] == "console", head.method == .GET {
+            return serveConsole(context: context, head: head, file: parts.count == 3 ? parts[2] : nil)
+        }
         if parts != ["admin", "v1", "healthz"],
             let refusal = app.adminGuard.check(head, path: parts, operatorID: operatorName(context))
         {
@@ -287,6 +292,10 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Strict-Transport-Security", value: "max-age=31536000; includeSubDomains")
         headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        // The console's pages: own-origin scripts and styles only, no framing, no form posts elsewhere.
+        headers.add(name: "Content-Security-Policy", value: "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+        headers.add(name: "Referrer-Policy", value: "no-referrer")
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
@@ -295,6 +304,15 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+
+    private func serveConsole(context: ChannelHandlerContext, head: HTTPRequestHead, file: String?) {
+        switch file {
+        case nil: send(context, .ok, body: ConsoleAssets.html, keepAlive: head.isKeepAlive, contentType: "text/html; charset=utf-8")
+        case "app.js": send(context, .ok, body: ConsoleAssets.javascript, keepAlive: head.isKeepAlive, contentType: "text/javascript; charset=utf-8")
+        case "app.css": send(context, .ok, body: ConsoleAssets.css, keepAlive: head.isKeepAlive, contentType: "text/css; charset=utf-8")
+        default: failure(context, .notFound, "not_found")
         }
     }
 }
