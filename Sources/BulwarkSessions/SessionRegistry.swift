@@ -42,7 +42,7 @@ public final class SessionRegistry: Sendable {
         public var deadlineShortened: Bool { after.expiresAtMs < before.expiresAtMs }
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Mutex(SessionTable<Entry>(accountOf: { $0.session.accountID }))
     public let policy: SessionPolicy
     private let journal: (any SessionJournal)?
     /// Activity (not pings) is persisted at most this often per session.
@@ -63,7 +63,7 @@ public final class SessionRegistry: Sendable {
             authMethod: authMethod, clientIP: clientIP, createdMs: nowMs, idleTimeoutMs: policy.idleTimeoutMs,
             absoluteTimeoutMs: policy.absoluteTimeoutMs)
         let evicted = entries.withLock { entries -> Result<[Entry], LimitReached> in
-            let mine = entries.values.filter { $0.session.accountID == accountID }
+            let mine = entries.entries(ofAccount: accountID)
             var evicted: [Entry] = []
             if mine.count >= policy.maxPerAccount {
                 guard policy.onLimit == .evictOldest else { return .failure(LimitReached()) }
@@ -184,8 +184,9 @@ public final class SessionRegistry: Sendable {
         return session
     }
 
+    /// The account's live sessions (an index lookup: this runs on every request, for the risk engine).
     public func sessions(accountID: String) -> [Session] {
-        entries.withLock { $0.values.map(\.session).filter { $0.accountID == accountID } }
+        entries.withLock { $0.entries(ofAccount: accountID).map(\.session) }
     }
 
     public var count: Int { entries.withLock { $0.count } }
@@ -246,5 +247,46 @@ public final class SessionRegistry: Sendable {
         journal?.sessionEnded(entry.session, reason: reason, atMs: atMs)
         guard notify else { return }
         for listener in entry.listeners.values { listener.sessionEnded(entry.session, reason: reason) }
+    }
+}
+
+/// The registry's table: entries by session id, with an index by account so per-account lookups
+/// (the risk engine's concurrent networks, the per-account limit) cost the account's sessions, not
+/// the node's.
+struct SessionTable<Entry: Sendable>: Sequence, Sendable {
+    private var byID: [String: Entry] = [:]
+    private var byAccount: [String: Set<String>] = [:]
+    private let accountOf: @Sendable (Entry) -> String
+
+    init(accountOf: @escaping @Sendable (Entry) -> String) { self.accountOf = accountOf }
+
+    subscript(id: String) -> Entry? {
+        get { byID[id] }
+        set {
+            if let old = byID[id] { unindex(id, account: accountOf(old)) }
+            byID[id] = newValue
+            if let newValue { byAccount[accountOf(newValue), default: []].insert(id) }
+        }
+    }
+
+    @discardableResult
+    mutating func removeValue(forKey id: String) -> Entry? {
+        guard let old = byID.removeValue(forKey: id) else { return nil }
+        unindex(id, account: accountOf(old))
+        return old
+    }
+
+    func entries(ofAccount account: String) -> [Entry] { (byAccount[account] ?? []).compactMap { byID[$0] } }
+
+    var values: Dictionary<String, Entry>.Values { byID.values }
+    var count: Int { byID.count }
+
+    func filter(_ isIncluded: ((key: String, value: Entry)) -> Bool) -> [(key: String, value: Entry)] { byID.filter(isIncluded).map { ($0.key, $0.value) } }
+
+    func makeIterator() -> Dictionary<String, Entry>.Iterator { byID.makeIterator() }
+
+    private mutating func unindex(_ id: String, account: String) {
+        byAccount[account]?.remove(id)
+        if byAccount[account]?.isEmpty == true { byAccount.removeValue(forKey: account) }
     }
 }

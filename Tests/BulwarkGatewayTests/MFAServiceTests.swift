@@ -104,7 +104,7 @@ import Testing
     let threshold = FixedDecimal(parsing: "1000")!
 
     func gate(risk: Bool = false, assurance: Assurance = .aal1, enrolled: Bool = true) -> StepUpGate {
-        StepUpGate(orderNotionalThreshold: threshold, riskDemandsStepUp: risk, assurance: assurance, mfaEnrolled: enrolled)
+        StepUpGate(orderNotionalThreshold: threshold, riskDemandsStepUp: risk, assurance: assurance, mfaEnrolled: { enrolled })
     }
 
     func reason(_ gate: StepUpGate, _ notional: FixedDecimal?) -> String? {
@@ -135,7 +135,7 @@ import Testing
     }
 
     @Test func aNotionalThresholdIsOptional() {
-        let open = StepUpGate(orderNotionalThreshold: nil, riskDemandsStepUp: false, assurance: .aal1, mfaEnrolled: false)
+        let open = StepUpGate(orderNotionalThreshold: nil, riskDemandsStepUp: false, assurance: .aal1, mfaEnrolled: { false })
         #expect(reason(open, FixedDecimal(parsing: "100000000")) == nil)
     }
 }

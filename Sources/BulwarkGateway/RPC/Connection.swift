@@ -858,7 +858,7 @@ actor Connection: SessionListener {
             let gate = StepUpGate(
                 orderNotionalThreshold: app.configuration.stepUpOrderNotional,
                 riskDemandsStepUp: app.risk.enabled && app.risk.policy.decision(forScore: session.risk.score) != .allow,
-                assurance: session.assurance(atMs: now), mfaEnrolled: app.mfa.isEnrolled(accountID: session.accountID))
+                assurance: session.assurance(atMs: now), mfaEnrolled: { [mfa = app.mfa, account = session.accountID] in mfa.isEnrolled(accountID: account) })
             let (write, placed) = try await methods.handle(method, params: request.params, session: session, gate: gate)
             if let placed {
                 trackPlaced(placed.orderID, session: session)

@@ -12,7 +12,8 @@ struct StepUpGate: Sendable {
     let orderNotionalThreshold: FixedDecimal?
     let riskDemandsStepUp: Bool
     let assurance: Assurance
-    let mfaEnrolled: Bool
+    /// Asked only when an order is refused (a store read; the common path never pays it).
+    let mfaEnrolled: @Sendable () -> Bool
 
     /// `orderNotional` is nil when it cannot be estimated (a market order on an empty book): only
     /// the risk rule applies then.
@@ -26,6 +27,6 @@ struct StepUpGate: Sendable {
 
     private func refusal(_ reason: String) -> RPCError {
         // An account without a TOTP factor cannot step up: say so, so the client does not prompt.
-        RPCError(.mfaRequired, reason: mfaEnrolled ? reason : "mfa_not_enrolled")
+        RPCError(.mfaRequired, reason: mfaEnrolled() ? reason : "mfa_not_enrolled")
     }
 }
