@@ -67,6 +67,8 @@ public struct GatewayConfiguration: Sendable {
     public var rateLimits = RateLimitSettings()
     public var shutdownDrainMs: Int64
     public var demoEnabled: Bool
+    /// The venue: journal, timeouts, limits, market data and the demo simulator.
+    public var venue = VenueSettings()
 
     public enum TLSMinimumVersion: String, Sendable {
         case tls12 = "1.2"
@@ -173,6 +175,7 @@ public struct GatewayConfiguration: Sendable {
         try configuration.readNetwork(string: string, bool: bool)
         try configuration.readSessionSecurity(string: string, int: int, bool: bool)
         configuration.rateLimits = try RateLimitSettings.read(string: string, int: int)
+        configuration.venue = try VenueSettings.read(string: string, int: int)
         try configuration.validate()
         return configuration
     }
