@@ -67,6 +67,11 @@ public final class VenueJournalFile: Sendable {
         }
     }
 
+    /// SQLite's `PRAGMA synchronous` on the journal's connection (2 = FULL, 1 = NORMAL).
+    public func synchronousSetting() throws -> Int {
+        try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
     public func count() throws -> Int {
         try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM venue_journal") ?? 0 }
     }

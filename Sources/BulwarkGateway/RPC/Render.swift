@@ -20,6 +20,7 @@ enum Render {
             field(&w, "max_qty", instrument.maxQty.description)
             field(&w, "max_order_notional", instrument.maxOrderNotional.description)
             if let collar = instrument.priceCollar { field(&w, "price_collar", collar.description) }
+            if let maxPosition = instrument.maxPosition { field(&w, "max_position", maxPosition.description) }
             field(&w, "maker_fee_rate", instrument.makerFeeRate.description)
             field(&w, "taker_fee_rate", instrument.takerFeeRate.description)
             field(&w, "status", instrument.status.rawValue)
