@@ -53,9 +53,10 @@ extension MatchingEngine {
     /// order to the back of its (new) level; a size decrease keeps its place in the queue.
     ///
     /// The new values pass the same controls as a new order (halted, lot, tick, collar, notional,
-    /// account limits when the exposure changes, available balance for a larger hold). An amend never trades: a new price that would cross
-    /// the opposite side is refused (`invalid_params`, reason `would_cross`). Amending to the
-    /// current values changes nothing and emits no events.
+    /// account limits when the price or a larger size changes the exposure, available balance for
+    /// a larger hold). An amend never trades: a new price that would cross the opposite side is
+    /// refused (`invalid_params`, reason `would_cross`). Amending to the current values changes
+    /// nothing and emits no events.
     public mutating func amend(
         accountID: String, orderID: String, newPrice: FixedDecimal?, newQty: FixedDecimal?, nowMs: Int64,
         maxNotional: FixedDecimal? = nil

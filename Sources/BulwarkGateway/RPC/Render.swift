@@ -127,7 +127,8 @@ enum Render {
     }
 
     /// The reply to an order.place whose outcome the gateway does not know (venue timeout): what
-    /// was asked, `status: unknown`, no order id. The outcome follows on `orders`.
+    /// was asked, `status: unknown`, no order id and no `duplicate` (the gateway cannot know
+    /// either). The outcome follows on `orders`.
     static func unknownOrder(_ request: OrderRequest, to w: inout JSONWriter) {
         w.beginObject()
         field(&w, "client_order_id", request.clientOrderID)
@@ -138,8 +139,6 @@ enum Render {
         if let price = request.price { field(&w, "price", price.description) }
         field(&w, "qty", request.qty.description)
         field(&w, "status", "unknown")
-        w.key("duplicate")
-        w.bool(false)
         w.endObject()
     }
 
