@@ -4,6 +4,12 @@ import BulwarkCore
 /// venue's serialization. Implementations must not block.
 public protocol VenueEventSink: AnyObject, Sendable {
     func venueEvents(_ events: [EngineEvent])
+    /// The tickers of the instruments an operation changed (after its events).
+    func venueTickers(_ tickers: [Ticker])
+}
+
+extension VenueEventSink {
+    public func venueTickers(_ tickers: [Ticker]) {}
 }
 
 /// A deposit to credit once (its id makes crediting idempotent).
@@ -21,35 +27,138 @@ public struct VenueDeposit: Sendable {
     }
 }
 
-/// The built-in venue: one matching engine behind an actor, so every operation is applied and its
-/// events published in one serial order. The gateway talks to it through async calls; an external
-/// venue (over gRPC, in the scale-out milestone) will offer the same operations.
+/// The built-in venue: one matching engine behind an actor, so every operation is applied,
+/// journaled and its events published in one serial order. The gateway talks to it through async
+/// calls; an external venue (over gRPC, in the scale-out milestone) will offer the same operations.
+///
+/// Durability: with a journal, every operation that changes state is appended to it (and the
+/// journal returns only once the entry is durable) BEFORE the caller gets its result and before
+/// any event is published. `recover()` rebuilds the state from the journal at start. If an append
+/// fails, the venue stops: every later operation is refused (`internal_error`,
+/// `venue_stopped`) until a restart, because its memory now holds an operation the journal lacks.
 public actor BuiltinVenue {
+    /// The venue's life: a journaled venue must be recovered before it trades.
+    enum Phase {
+        case awaitingRecovery
+        case running
+        case stopped(reason: String)
+    }
+
+    public struct Settings: Sendable {
+        public var journal: (any VenueJournal)?
+        public var accountLimits: AccountLimits
+        /// Levels per side on `book.*` (nil: all).
+        public var bookDepth: Int?
+
+        public init(journal: (any VenueJournal)? = nil, accountLimits: AccountLimits = .none, bookDepth: Int? = nil) {
+            self.journal = journal
+            self.accountLimits = accountLimits
+            self.bookDepth = bookDepth
+        }
+    }
+
+    /// What one command did.
+    struct Applied {
+        var order: Order?
+        var duplicate = false
+        var orders: [Order] = []
+        var events: [EngineEvent] = []
+        /// False for commands that changed nothing (duplicates, no-op amends, deposits seen before):
+        /// those are not journaled.
+        var changed = true
+    }
+
     private var engine: MatchingEngine
     private weak var events: (any VenueEventSink)?
+    private let journal: (any VenueJournal)?
+    private let accountLimits: AccountLimits
+    private var phase: Phase
     private var creditedDeposits = Set<Int64>()
+    private var depthViews: BookDepthViews
+    private var tickers = TickerBoard()
+    private var simulator = LiquiditySimulator()
+    /// The time of the last applied operation (the venue has no clock of its own).
+    private var lastOperationMs: Int64 = 0
 
-    public init(instruments: [Instrument], events: any VenueEventSink) {
+    public init(instruments: [Instrument], events: any VenueEventSink, settings: Settings = Settings()) {
         engine = MatchingEngine(instruments: instruments)
+        engine.accountLimits = settings.accountLimits
+        accountLimits = settings.accountLimits
         self.events = events
+        journal = settings.journal
+        depthViews = BookDepthViews(depth: settings.bookDepth)
+        phase = settings.journal == nil ? .running : .awaitingRecovery
     }
+
+    // MARK: Recovery
+
+    /// Rebuilds books, orders, balances and positions by applying the journal's commands again, in
+    /// order, with their original times and without account limits (what was accepted once is
+    /// accepted again whatever today's configuration says). Nothing is published. Throws, and the
+    /// venue stays unusable, if an entry cannot be read or replays differently from what it
+    /// recorded.
+    public func recover() throws -> RecoveryReport {
+        guard case .awaitingRecovery = phase, let journal else { return RecoveryReport() }
+        var report = RecoveryReport()
+        engine.accountLimits = .none
+        defer { engine.accountLimits = accountLimits }
+        for (index, entry) in try journal.entries().enumerated() {
+            guard let command = VenueCommand(encoded: entry.command) else {
+                throw JournalRecoveryError.unreadable(index: index, command: entry.command)
+            }
+            switch run(command, nowMs: entry.atMs) {
+            case .failure(let rejection):
+                throw JournalRecoveryError.refused(index: index, command: entry.command, code: rejection.code, reason: rejection.reason)
+            case .success(let applied):
+                let replayed = JournalOutcome.describe(applied.events)
+                guard replayed == entry.outcome else {
+                    throw JournalRecoveryError.diverged(index: index, command: entry.command, recorded: entry.outcome, replayed: replayed)
+                }
+                for case .trade(let trade) in applied.events { tickers.record(trade) }
+            }
+            lastOperationMs = max(lastOperationMs, entry.atMs)
+            report.entries += 1
+        }
+        report.orders = engine.orderCount
+        report.openOrders = engine.openOrderCount
+        report.fills = Int(engine.nextTradeNumber - 1)
+        depthViews.reset(from: engine)
+        phase = .running
+        return report
+    }
+
+    /// Why the venue refuses operations, when it does.
+    public var stoppedReason: String? {
+        switch phase {
+        case .running: nil
+        case .awaitingRecovery: "not recovered"
+        case .stopped(let reason): reason
+        }
+    }
+
+    // MARK: Operations
 
     public func instruments() -> [Instrument] { engine.listInstruments }
 
     public func hasInstrument(_ symbol: String) -> Bool { engine.instrument(symbol) != nil }
 
     public func place(_ request: OrderRequest, nowMs: Int64) -> Result<PlaceOutcome, OrderRejection> {
-        let result = engine.place(request, nowMs: nowMs)
-        if case .success(let outcome) = result { publish(outcome.events) }
-        return result
+        execute(.place(request), nowMs: nowMs).map { applied in
+            PlaceOutcome(
+                order: applied.order!, duplicate: applied.duplicate,
+                trades: applied.events.compactMap { if case .trade(let trade) = $0 { trade } else { nil } }, events: applied.events)
+        }
     }
 
     public func cancel(accountID: String, orderID: String, nowMs: Int64) -> Result<Order, OrderRejection> {
-        published(engine.cancel(accountID: accountID, orderID: orderID, nowMs: nowMs))
+        execute(.cancel(accountID: accountID, orderID: orderID), nowMs: nowMs).map { $0.order! }
     }
 
     public func cancel(accountID: String, clientOrderID: String, nowMs: Int64) -> Result<Order, OrderRejection> {
-        published(engine.cancel(accountID: accountID, clientOrderID: clientOrderID, nowMs: nowMs))
+        guard let order = engine.order(accountID: accountID, clientOrderID: clientOrderID) else {
+            return .failure(OrderRejection(.orderNotFound, field: "params.client_order_id"))
+        }
+        return cancel(accountID: accountID, orderID: order.orderID, nowMs: nowMs)
     }
 
     /// See `MatchingEngine.amend`: a price change or a size increase loses time priority.
@@ -57,18 +166,50 @@ public actor BuiltinVenue {
         accountID: String, orderID: String, newPrice: FixedDecimal?, newQty: FixedDecimal?, nowMs: Int64,
         maxNotional: FixedDecimal? = nil
     ) -> Result<Order, OrderRejection> {
-        published(engine.amend(accountID: accountID, orderID: orderID, newPrice: newPrice, newQty: newQty, nowMs: nowMs, maxNotional: maxNotional))
+        execute(.amend(accountID: accountID, orderID: orderID, price: newPrice, qty: newQty, maxNotional: maxNotional), nowMs: nowMs)
+            .map { $0.order! }
     }
 
+    /// Cancels the account's resting orders; empty also when the venue is stopped.
     public func cancelAll(accountID: String, instrument: String?, reason: CancelReason = .cancelAll, nowMs: Int64) -> [Order] {
-        let (orders, events) = engine.cancelAll(accountID: accountID, instrument: instrument, reason: reason, nowMs: nowMs)
-        publish(events)
-        return orders
+        (try? execute(.cancelAll(accountID: accountID, instrument: instrument, reason: reason), nowMs: nowMs).get())?.orders ?? []
     }
 
-    /// Halts or resumes an instrument; false for an unknown symbol.
+    /// Halts or resumes an instrument; false for an unknown symbol (or a stopped venue).
     @discardableResult
-    public func setStatus(_ status: Instrument.Status, of symbol: String) -> Bool { engine.setStatus(status, of: symbol) }
+    public func setStatus(_ status: Instrument.Status, of symbol: String, nowMs: Int64 = 0) -> Bool {
+        guard engine.instrument(symbol) != nil, case .success = execute(.setStatus(symbol: symbol, status: status), nowMs: nowMs) else {
+            return false
+        }
+        return true
+    }
+
+    /// Credits deposits not credited before; returns how many were new.
+    @discardableResult
+    public func applyDeposits(_ deposits: [VenueDeposit], nowMs: Int64 = 0) -> Int {
+        var credited = 0
+        for deposit in deposits where !creditedDeposits.contains(deposit.id) {
+            if case .success(let applied) = execute(.deposit(deposit), nowMs: nowMs), applied.changed { credited += 1 }
+        }
+        return credited
+    }
+
+    /// Rests the demo market's ladder of house orders. Its client order ids are fixed, so after a
+    /// restart (the journal restored the book) the ladder's orders are duplicates and change nothing.
+    public func seedHouseLiquidity(accountID: String, nowMs: Int64) {
+        for request in DemoMarket.houseLadder(accountID: accountID, instruments: engine.listInstruments) {
+            _ = execute(.place(request), nowMs: nowMs)
+        }
+    }
+
+    /// One step of the demo liquidity simulator for the house account (see `LiquiditySimulator`).
+    public func simulateLiquidity(accountID: String, nowMs: Int64, seed: UInt64) {
+        for command in simulator.step(accountID: accountID, engine: engine, nowMs: nowMs, seed: seed) {
+            _ = execute(command, nowMs: nowMs)
+        }
+    }
+
+    // MARK: Queries
 
     public func order(accountID: String, orderID: String) -> Order? { engine.order(accountID: accountID, orderID: orderID) }
 
@@ -82,10 +223,11 @@ public actor BuiltinVenue {
 
     public func positions(accountID: String) -> [Position] { engine.positions(accountID: accountID) }
 
-    /// Runs `body` with the current book inside the venue's serial order, so a subscriber
-    /// registered in `body` receives every delta after the snapshot and none before it.
-    public func withBookSnapshot(instrument: String, depth: Int?, _ body: (BookSnapshot) -> Void) -> Bool {
-        guard let snapshot = engine.snapshot(instrument: instrument, depth: depth) else { return false }
+    /// Runs `body` with the published view of the book (the configured depth) inside the venue's
+    /// serial order, so a subscriber registered in `body` receives every delta after the snapshot
+    /// and none before it.
+    public func withBookSnapshot(instrument: String, _ body: (BookSnapshot) -> Void) -> Bool {
+        guard let snapshot = engine.snapshot(instrument: instrument, depth: depthViews.depth) else { return false }
         body(snapshot)
         return true
     }
@@ -94,34 +236,82 @@ public actor BuiltinVenue {
         engine.bestBidAsk(instrument: instrument)
     }
 
-    /// Credits deposits not credited before; returns how many were new.
-    @discardableResult
-    public func applyDeposits(_ deposits: [VenueDeposit]) -> Int {
-        var credited = 0
-        for deposit in deposits where creditedDeposits.insert(deposit.id).inserted {
-            publish(engine.deposit(accountID: deposit.accountID, asset: deposit.asset, amount: deposit.amount))
-            credited += 1
-        }
-        return credited
+    public func ticker(instrument: String, nowMs: Int64) -> Ticker? {
+        guard engine.instrument(instrument) != nil else { return nil }
+        return tickers.ticker(for: instrument, engine: engine, nowMs: nowMs)
     }
 
-    /// Rests the demo market's ladder of house orders (the order book is in memory, so this runs
-    /// at every start of a demo gateway).
-    public func seedHouseLiquidity(accountID: String, nowMs: Int64) {
-        for request in DemoMarket.houseLadder(accountID: accountID, instruments: engine.listInstruments) {
-            if case .success(let outcome) = engine.place(request, nowMs: nowMs) { publish(outcome.events) }
+    /// Runs `body` with the current ticker inside the venue's serial order (subscribe, then updates).
+    /// Its timestamp is the last operation's time. False for an unknown instrument.
+    public func withTicker(instrument: String, _ body: (Ticker) -> Void) -> Bool {
+        guard engine.instrument(instrument) != nil else { return false }
+        body(tickers.ticker(for: instrument, engine: engine, nowMs: lastOperationMs))
+        return true
+    }
+
+    // MARK: Applying, journaling, publishing
+
+    /// Applies a command, journals it if it changed anything, then publishes its events.
+    private func execute(_ command: VenueCommand, nowMs: Int64) -> Result<Applied, OrderRejection> {
+        guard case .running = phase else { return .failure(OrderRejection(.internalError, reason: "venue_stopped")) }
+        let result = run(command, nowMs: nowMs)
+        guard case .success(let applied) = result, applied.changed else { return result }
+        lastOperationMs = max(lastOperationMs, nowMs)
+        if let journal {
+            do {
+                try journal.append(JournalEntry(atMs: nowMs, command: command.encoded, outcome: JournalOutcome.describe(applied.events)))
+            } catch {
+                // Memory is now ahead of the journal: nobody may hear of this operation, and no
+                // further one may build on it.
+                phase = .stopped(reason: "journal append failed: \(error)")
+                return .failure(OrderRejection(.internalError, reason: "venue_stopped"))
+            }
+        }
+        publish(applied.events, nowMs: nowMs)
+        return result
+    }
+
+    /// The engine call behind each command (shared by live operations and replay).
+    private func run(_ command: VenueCommand, nowMs: Int64) -> Result<Applied, OrderRejection> {
+        switch command {
+        case .place(let request):
+            return engine.place(request, nowMs: nowMs).map { outcome in
+                Applied(order: outcome.order, duplicate: outcome.duplicate, events: outcome.events, changed: !outcome.duplicate)
+            }
+        case .cancel(let account, let orderID):
+            return engine.cancel(accountID: account, orderID: orderID, nowMs: nowMs).map { Applied(order: $0.order, events: $0.events) }
+        case .amend(let account, let orderID, let price, let qty, let maxNotional):
+            return engine.amend(accountID: account, orderID: orderID, newPrice: price, newQty: qty, nowMs: nowMs, maxNotional: maxNotional)
+                .map { Applied(order: $0.order, events: $0.events, changed: !$0.events.isEmpty) }
+        case .cancelAll(let account, let instrument, let reason):
+            let (orders, events) = engine.cancelAll(accountID: account, instrument: instrument, reason: reason, nowMs: nowMs)
+            return .success(Applied(orders: orders, events: events, changed: !orders.isEmpty))
+        case .deposit(let deposit):
+            guard creditedDeposits.insert(deposit.id).inserted else { return .success(Applied(changed: false)) }
+            return .success(Applied(events: engine.deposit(accountID: deposit.accountID, asset: deposit.asset, amount: deposit.amount)))
+        case .setStatus(let symbol, let status):
+            let known = engine.instrument(symbol) != nil && engine.instrument(symbol)?.status != status
+            return .success(Applied(changed: known && engine.setStatus(status, of: symbol)))
         }
     }
 
-    private func published(_ result: Result<OrderOutcome, OrderRejection>) -> Result<Order, OrderRejection> {
-        result.map { outcome in
-            publish(outcome.events)
-            return outcome.order
-        }
-    }
-
-    private func publish(_ list: [EngineEvent]) {
+    private func publish(_ list: [EngineEvent], nowMs: Int64) {
         guard !list.isEmpty else { return }
-        events?.venueEvents(list)
+        var changed: [String] = []
+        for event in list {
+            switch event {
+            case .trade(let trade):
+                tickers.record(trade)
+                if !changed.contains(trade.instrument) { changed.append(trade.instrument) }
+            case .bookDelta(let instrument, _, _):
+                if !changed.contains(instrument) { changed.append(instrument) }
+            default:
+                break
+            }
+        }
+        let published = depthViews.filter(list, engine: engine)
+        guard let events else { return }
+        events.venueEvents(published)
+        if !changed.isEmpty { events.venueTickers(changed.map { tickers.ticker(for: $0, engine: engine, nowMs: nowMs) }) }
     }
 }

@@ -1,7 +1,8 @@
 import BulwarkCore
 
 /// The demo market a fresh `bulwark serve` lists: spot, a perpetual and options, with a house
-/// account resting a ladder of orders on each so that a new user's first order trades.
+/// account resting a ladder of orders on each so that a new user's first order trades. Position
+/// limits: 500 BTC on the perpetual, 1000 contracts on the option.
 public enum DemoMarket {
     public static let houseAccountName = "house"
 
@@ -22,13 +23,13 @@ public enum DemoMarket {
         Instrument(
             symbol: "BTC-PERP", kind: .perpetual, baseAsset: "BTC", quoteAsset: "USD", tickSize: d("0.5"), lotSize: d("0.001"),
             minQty: d("0.001"), maxQty: d("100"), maxOrderNotional: d("5000000"), priceCollar: d("0.05"),
-            initialReferencePrice: d("60000"), makerFeeRate: d("0.0001"), takerFeeRate: d("0.0004")),
+            initialReferencePrice: d("60000"), makerFeeRate: d("0.0001"), takerFeeRate: d("0.0004"), maxPosition: d("500")),
         Instrument(
             symbol: "BTC-20261225-70000-C",
             kind: .option(underlying: "BTC", strike: d("70000"), expiryMs: 1_798_185_600_000, right: .call), baseAsset: "BTC",
             quoteAsset: "USD", tickSize: d("5"), lotSize: d("0.01"), minQty: d("0.01"), maxQty: d("50"),
             maxOrderNotional: d("1000000"), priceCollar: d("0.5"), initialReferencePrice: d("2500"),
-            makerFeeRate: d("0.0003"), takerFeeRate: d("0.0003")),
+            makerFeeRate: d("0.0003"), takerFeeRate: d("0.0003"), maxPosition: d("1000")),
     ]
 
     /// Five bids and five asks around each reference price, 0.1 % apart.

@@ -45,13 +45,16 @@ public struct Instrument: Sendable, Equatable {
     public let initialReferencePrice: FixedDecimal
     public let makerFeeRate: FixedDecimal
     public let takerFeeRate: FixedDecimal
+    /// Largest absolute position one account may build (derivatives only; nil: no limit). Checked
+    /// against the worst case: the position plus every open order on the same side filling.
+    public var maxPosition: FixedDecimal?
     public var status: Status
 
     public init(
         symbol: String, kind: InstrumentKind, baseAsset: String, quoteAsset: String, tickSize: FixedDecimal,
         lotSize: FixedDecimal, minQty: FixedDecimal, maxQty: FixedDecimal, maxOrderNotional: FixedDecimal,
         priceCollar: FixedDecimal?, initialReferencePrice: FixedDecimal, makerFeeRate: FixedDecimal,
-        takerFeeRate: FixedDecimal, status: Status = .trading
+        takerFeeRate: FixedDecimal, maxPosition: FixedDecimal? = nil, status: Status = .trading
     ) {
         self.symbol = symbol
         self.kind = kind
@@ -66,6 +69,7 @@ public struct Instrument: Sendable, Equatable {
         self.initialReferencePrice = initialReferencePrice
         self.makerFeeRate = makerFeeRate
         self.takerFeeRate = takerFeeRate
+        self.maxPosition = maxPosition
         self.status = status
     }
 

@@ -53,9 +53,10 @@ extension MatchingEngine {
     /// order to the back of its (new) level; a size decrease keeps its place in the queue.
     ///
     /// The new values pass the same controls as a new order (halted, lot, tick, collar, notional,
-    /// available balance for a larger hold). An amend never trades: a new price that would cross
-    /// the opposite side is refused (`invalid_params`, reason `would_cross`). Amending to the
-    /// current values changes nothing and emits no events.
+    /// account limits when the price or a larger size changes the exposure, available balance for
+    /// a larger hold). An amend never trades: a new price that would cross the opposite side is
+    /// refused (`invalid_params`, reason `would_cross`). Amending to the current values changes
+    /// nothing and emits no events.
     public mutating func amend(
         accountID: String, orderID: String, newPrice: FixedDecimal?, newQty: FixedDecimal?, nowMs: Int64,
         maxNotional: FixedDecimal? = nil
@@ -86,6 +87,12 @@ extension MatchingEngine {
             return .failure(rejection)
         }
         if price == oldPrice && qty == order.qty { return .success(OrderOutcome(order: order, events: [])) }
+        if qty > order.qty || price != oldPrice, let rejection = checkAccountLimits(
+            accountID: accountID, instrument: instrument, side: order.side, qty: qty - order.filledQty, price: price, rests: true,
+            amending: order)
+        {
+            return .failure(rejection)
+        }
         if price != oldPrice, let best = books[order.instrument]![order.side.opposite].best,
             crosses(takerSide: order.side, limit: price, levelPrice: best.price)
         {

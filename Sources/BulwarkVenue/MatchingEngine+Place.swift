@@ -25,8 +25,9 @@ extension MatchingEngine {
     /// positive price (`invalid_params`); quantity not positive, not a multiple of the lot or outside
     /// [minQty, maxQty] (`qty_not_on_lot`); price not on tick (`price_not_on_tick`); limit price
     /// outside the collar (`price_out_of_band`); notional above the instrument's or the key's cap
-    /// (`risk_limit`, reason `max_order_notional`); not enough available balance for the hold
-    /// (`risk_limit`, reason `insufficient_balance`).
+    /// (`risk_limit`, reason `max_order_notional`); the account limits (`risk_limit`, reasons
+    /// `max_open_orders`, `max_open_notional`, `position_limit`: see `AccountLimits`); not enough
+    /// available balance for the hold (`risk_limit`, reason `insufficient_balance`).
     public mutating func place(_ request: OrderRequest, nowMs: Int64) -> Result<PlaceOutcome, OrderRejection> {
         if let existing = order(accountID: request.accountID, clientOrderID: request.clientOrderID) {
             return .success(PlaceOutcome(order: existing, duplicate: true, trades: [], events: []))
@@ -38,6 +39,12 @@ extension MatchingEngine {
         switch validate(request, instrument: instrument, nowMs: nowMs) {
         case .failure(let rejection): return .failure(rejection)
         case .success(let value): placement = value
+        }
+        let rests = request.type == .limit && (request.timeInForce == .gtc || request.timeInForce == .postOnly)
+        if let rejection = checkAccountLimits(
+            accountID: request.accountID, instrument: instrument, side: request.side, qty: request.qty, price: placement.limit, rests: rests)
+        {
+            return .failure(rejection)
         }
         let hold = requiredHold(instrument: instrument, side: request.side, qty: request.qty, price: placement.holdPrice)
         if let hold, hold.amount > ledger.available(request.accountID, hold.asset) {

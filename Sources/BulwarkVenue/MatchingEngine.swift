@@ -45,6 +45,8 @@ public struct MatchingEngine: Sendable {
     var clientOrderIndex: [String: [String: String]] = [:]
     var nextOrderNumber: UInt64 = 1
     var nextTradeNumber: UInt64 = 1
+    /// Per-account pre-trade limits (configuration, not listing data; see `AccountLimits`).
+    public var accountLimits = AccountLimits()
 
     /// Instruments are listed in the given order; a repeated symbol keeps the first definition.
     /// A listing with a non-positive tick or lot, or a fee rate outside [0, 1), is a programming
@@ -67,6 +69,12 @@ public struct MatchingEngine: Sendable {
     }
 
     // MARK: Queries
+
+    /// Orders resting now, over all accounts.
+    public var openOrderCount: Int { openOrderIDs.values.reduce(0) { $0 + $1.count } }
+
+    /// Orders ever accepted (finished ones included).
+    public var orderCount: Int { orders.count }
 
     public var listInstruments: [Instrument] { instrumentOrder.compactMap { instruments[$0] } }
 

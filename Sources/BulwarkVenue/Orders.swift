@@ -56,7 +56,7 @@ public enum CancelReason: String, Sendable {
     case killSwitch = "kill_switch"
 }
 
-public struct OrderRequest: Sendable {
+public struct OrderRequest: Sendable, Equatable {
     public var accountID: String
     public var keyID: String?
     public var instrument: String

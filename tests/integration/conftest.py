@@ -36,6 +36,11 @@ RELAXED_RATE_LIMITS = {
 }
 
 
+# The demo liquidity simulator would move books and fill the journal under the tests' feet; the
+# test gateways run without it unless a test turns it on (test_venue.py does).
+QUIET_MARKET = {"BULWARK_DEMO_LIQUIDITY_INTERVAL_MS": "0"}
+
+
 class Gateway:
     def __init__(self, data, extra_env=None, extra_args=()):
         self.data = data
@@ -43,6 +48,7 @@ class Gateway:
         self.ready_file = os.path.abspath(ready)
         env = dict(os.environ)
         env.update(RELAXED_RATE_LIMITS)
+        env.update(QUIET_MARKET)
         env.update(extra_env or {})
         self.log_path = os.path.abspath(os.path.join(data, "..", f"server-{time.monotonic_ns()}.log"))
         self.log = open(self.log_path, "w")

@@ -39,17 +39,36 @@ public struct GatewayRunner: Sendable {
 
         let hub = FanoutHub()
         let marketData = MarketDataPublisher(hub: hub, privateLog: PrivateEventLog(capacity: configuration.replayEvents))
-        let venue = BuiltinVenue(instruments: DemoMarket.instruments, events: marketData)
+        let venueSettings = configuration.venue
+        let journal = try venueSettings.journal.durability.map { try FileVenueJournal(path: folder.venueJournalPath, durability: $0) }
+        let venue = BuiltinVenue(
+            instruments: DemoMarket.instruments, events: marketData,
+            settings: BuiltinVenue.Settings(journal: journal, accountLimits: venueSettings.accountLimits, bookDepth: venueSettings.bookDepth))
         marketData.venue = venue
+        let recovery: RecoveryReport
+        let recoveryStart = ContinuousClock.now
+        do {
+            recovery = try await venue.recover()
+        } catch {
+            throw BootstrapError("cannot rebuild the venue from \(folder.venueJournalPath): \(error)")
+        }
+        logger.info(
+            "venue recovered from its journal",
+            metadata: [
+                "entries": "\(recovery.entries)", "orders": "\(recovery.orders)", "open_orders": "\(recovery.openOrders)",
+                "fills": "\(recovery.fills)", "elapsed": "\(ContinuousClock.now - recoveryStart)",
+            ])
         // Read the feed position first: a deposit landing in between is then both read here and
         // replayed by the follower, and the venue ignores the second copy (deposit ids are unique).
         let startChangeSeq = try store.latestChangeSeq()
         // Sessions a previous run left open lost their connections when it stopped.
         let orphaned = try store.endOrphanedSessions(atMs: clock.nowMs())
         if orphaned > 0 { logger.info("ended sessions left open by the previous run", metadata: ["sessions": "\(orphaned)"]) }
-        let funded = await venue.applyDeposits(try store.deposits().map(\.venueDeposit))
+        let funded = await venue.applyDeposits(try store.deposits().map(\.venueDeposit), nowMs: clock.nowMs())
+        var houseAccountID: String?
         if configuration.demoEnabled, let house = try store.account(named: DemoMarket.houseAccountName) {
             await venue.seedHouseLiquidity(accountID: house.id, nowMs: clock.nowMs())
+            houseAccountID = house.id
         }
         let app = GatewayApp(
             configuration: configuration, clock: clock, store: store, identity: identity, venue: venue, hub: hub,
@@ -105,13 +124,18 @@ public struct GatewayRunner: Sendable {
             identity: identity, sessions: app.sessions, clock: clock, logger: logger)
         let url = "\(scheme)://\(hostForURL):\(address.port ?? configuration.listenPort)\(GatewayServer.webSocketPath)"
         if let demo = report.demo { try folder.writeDemoInfo(demo, url: url) }
-        printBanner(report: report, folder: folder, url: url, identity: identity, deposits: funded, tls: tls, adminURL: adminURL)
+        printBanner(
+            report: report, folder: folder, url: url, identity: identity, deposits: funded, recovery: journal == nil ? nil : recovery, tls: tls,
+            adminURL: adminURL)
         var readyText = "\(configuration.listenHost):\(address.port ?? 0)\n"
         if let adminURL { readyText += adminURL + "\n" }
 
         app.changeFeed = ChangeFeedFollower(app: app, afterSeq: startChangeSeq)
         let service = GatewayService(
             app: app, server: server, adminServer: adminServer, tls: [tls, adminTLS].compactMap { $0 },
+            liquidity: houseAccountID.flatMap { house in
+                venueSettings.liquidityIntervalMs > 0 ? LiquidityDriver(venue: venue, clock: clock, houseAccountID: house, intervalMs: venueSettings.liquidityIntervalMs) : nil
+            },
             ready: readyFile.map { (path: $0, text: readyText) }, logger: logger)
         let group2 = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -122,14 +146,20 @@ public struct GatewayRunner: Sendable {
     }
 
     private func printBanner(
-        report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int, tls: TLSContextProvider?,
-        adminURL: String?
+        report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int, recovery: RecoveryReport?,
+        tls: TLSContextProvider?, adminURL: String?
     ) {
         var lines: [String] = ["", "Bulwark gateway"]
         for line in report.created { lines.append("  created  \(line)") }
         for line in report.reused { lines.append("  reused   \(line)") }
         lines.append("  gateway identity (Ed25519): \(identity.publicKeyB64u)")
         lines.append("  credited \(deposits) deposit(s) to the built-in venue")
+        if let recovery {
+            lines.append(
+                "  venue journal: \(recovery.entries) entries replayed (\(recovery.orders) orders, \(recovery.openOrders) open, \(recovery.fills) fills)")
+        } else {
+            lines.append("  venue journal OFF: orders are lost at restart")
+        }
         lines.append("")
         lines.append("  listening  \(url)")
         if let adminURL { lines.append("  admin      \(adminURL) (mutual TLS)") }
@@ -159,6 +189,8 @@ struct GatewayService: Service {
     let server: GatewayServer
     let adminServer: AdminServer?
     let tls: [TLSContextProvider]
+    /// The demo liquidity simulator, when it runs.
+    let liquidity: LiquidityDriver?
     /// Written once the service runs: by then the service group handles SIGTERM, so a script that
     /// waits for this file and signals at once gets a graceful shutdown, not a killed process.
     let ready: (path: String, text: String)?
@@ -170,6 +202,7 @@ struct GatewayService: Service {
             tasks.addTask { await app.changeFeed.run() }
             tasks.addTask { await SessionSweeper(app: app).run() }
             tasks.addTask { await app.audit.run() }
+            if let liquidity { tasks.addTask { await liquidity.run() } }
             for provider in tls {
                 tasks.addTask { await CertificateWatcher(tls: provider).pollFiles() }
                 tasks.addTask { await CertificateWatcher(tls: provider).reloadOnSIGHUP() }
@@ -268,7 +301,7 @@ actor ChangeFeedFollower {
             app.rateLimits.accounts.forgetTier(accountID: change.subject)
         case .deposit:
             if let id = Int64(change.subject), let deposit = try? app.store.deposit(id: id) {
-                await app.venue.applyDeposits([deposit.venueDeposit])
+                await app.venue.applyDeposits([deposit.venueDeposit], nowMs: app.clock.nowMs())
             }
         }
     }

@@ -8,6 +8,7 @@ import Foundation
 /// The data folder's layout and its first-run provisioning, shared by `serve` and `init`.
 ///
 ///     DIR/bulwark.sqlite            accounts, keys, deposits, change feed (SQLite, WAL)
+///     DIR/venue-journal.sqlite      the built-in venue's order journal (SQLite, WAL, fsync per entry)
 ///     DIR/tls/ca.pem                development CA certificate (clients trust this)
 ///     DIR/tls/ca-key.pem            its key (0600)
 ///     DIR/tls/server.pem, server-key.pem   server chain and key (0600)
@@ -21,6 +22,7 @@ public struct DataFolder: Sendable {
     public init(path: String) { self.path = path }
 
     public var databasePath: String { path + "/bulwark.sqlite" }
+    public var venueJournalPath: String { path + "/venue-journal.sqlite" }
     public var pki: DevelopmentPKI { DevelopmentPKI(directory: path + "/tls") }
     public var identityKeyPath: String { path + "/keys/gateway-identity.pem" }
     public var masterKeyPath: String { path + "/keys/master.key" }

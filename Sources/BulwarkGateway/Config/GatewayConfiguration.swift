@@ -89,6 +89,8 @@ public struct GatewayConfiguration: Sendable {
         public var externalIssuersFile: String?
         public var issuersCAFile: String?
     }
+    /// The venue: journal, timeouts, limits, market data and the demo simulator.
+    public var venue = VenueSettings()
 
     public enum TLSMinimumVersion: String, Sendable {
         case tls12 = "1.2"
@@ -196,6 +198,7 @@ public struct GatewayConfiguration: Sendable {
         try configuration.readSessionSecurity(string: string, int: int, bool: bool)
         configuration.rateLimits = try RateLimitSettings.read(string: string, int: int)
         try configuration.readOAuth(string: string, int: int, bool: bool)
+        configuration.venue = try VenueSettings.read(string: string, int: int)
         try configuration.validate()
         return configuration
     }

@@ -103,6 +103,13 @@ public enum SettingCatalogue {
     private static let tail: [SettingSpec] = [
         SettingSpec(key: "shutdown.drain_ms", kind: .int, defaultValue: "3000", help: "On SIGTERM: time between server.shutdown and the 1001 close."),
         SettingSpec(key: "demo.enabled", kind: .bool, defaultValue: "true", help: "Seed the demo market: instruments, a demo account and key, and resting house liquidity."),
+        SettingSpec(key: "demo.liquidity_interval_ms", kind: .int, defaultValue: "1000", help: "With demo.enabled: every this many ms the liquidity simulator moves one instrument's house quotes (0 disables it)."),
+        SettingSpec(key: "venue.journal", kind: .string, defaultValue: "fsync", help: "The built-in venue's order journal (DATA/venue-journal.sqlite): fsync (each operation synced before its reply), process (written, not synced: survives a process crash only) or off (orders in memory only, lost at restart)."),
+        SettingSpec(key: "venue.timeout_ms", kind: .int, defaultValue: "5000", help: "Longest wait for the venue's answer to order.place; then the reply says status unknown and the outcome follows on the orders channel."),
+        SettingSpec(key: "venue.test_delay_ms", kind: .int, defaultValue: "0", help: "TEST ONLY: delays every order.place this long before it reaches the venue (exercises venue.timeout_ms). Keep 0 in production."),
+        SettingSpec(key: "venue.max_open_orders", kind: .int, defaultValue: "500", help: "Most resting orders per account (risk_limit, reason max_open_orders); 0: no limit."),
+        SettingSpec(key: "venue.max_open_notional", kind: .string, defaultValue: "", help: "Largest total notional (price x remaining qty, quote units) of one account's resting orders (risk_limit, reason max_open_notional); empty: no limit."),
+        SettingSpec(key: "market.book_depth", kind: .int, defaultValue: "50", help: "Price levels per side on book.* channels (snapshot and deltas describe exactly the best N); 0: every level."),
     ]
 
     public static func spec(_ key: String) -> SettingSpec? { all.first { $0.key == key } }

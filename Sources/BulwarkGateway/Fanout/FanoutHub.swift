@@ -114,6 +114,9 @@ public final class FanoutHub: Sendable {
         }
     }
 
+    /// The seq of the topic's last notification (0 before the first).
+    func currentSeq(topic: String) -> UInt64 { topics.withLock { $0[topic]?.seq ?? 0 } }
+
     public func subscriberCount(topic: String) -> Int { topics.withLock { $0[topic]?.subscriberCount ?? 0 } }
 
     /// Subscriptions on this node, over all topics (a metrics gauge).

@@ -30,12 +30,23 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
     /// Registers a subscriber; a book subscription first receives a snapshot, atomically with
     /// respect to the deltas that follow it.
     func subscribe(_ topic: SubscriptionTopic, subscriber: FanoutHub.Subscriber) async {
+        let hub = self.hub
+        if case .publicMarket(.ticker, let instrument) = topic.kind, let venue {
+            // The current ticker first, stamped with the topic's current seq (the next update is seq + 1).
+            _ = await venue.withTicker(instrument: instrument) { ticker in
+                hub.subscribe(topic: topic.key, subscriber)
+                let bytes = Notification.subscription(channel: topic.channel, seq: hub.currentSeq(topic: topic.key), prevSeq: nil) { w in
+                    Render.ticker(ticker, to: &w)
+                }
+                hub.send(bytes, to: subscriber, delivery: .droppable(topic: topic.key))
+            }
+            return
+        }
         guard case .publicMarket(.book, let instrument) = topic.kind, let venue else {
             hub.subscribe(topic: topic.key, subscriber)
             return
         }
-        let hub = self.hub
-        _ = await venue.withBookSnapshot(instrument: instrument, depth: nil) { snapshot in
+        _ = await venue.withBookSnapshot(instrument: instrument) { snapshot in
             hub.subscribe(topic: topic.key, subscriber)
             hub.send(Self.snapshot(snapshot, topic: topic), to: subscriber, delivery: .snapshot(topic: topic.key))
         }
@@ -51,7 +62,7 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
                 case .publicMarket(.book, let instrument) = topic.kind
             else { continue }
             Task {
-                _ = await venue.withBookSnapshot(instrument: instrument, depth: nil) { snapshot in
+                _ = await venue.withBookSnapshot(instrument: instrument) { snapshot in
                     guard hub.isSubscribed(topic: topic.key, connectionID: subscriber.connectionID) else { return }
                     hub.send(Self.snapshot(snapshot, topic: topic), to: subscriber, delivery: .snapshot(topic: topic.key))
                 }
@@ -94,6 +105,13 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
             case .positionUpdate:
                 break
             }
+        }
+    }
+
+    /// Called inside the venue's serial order, after the events of the operation that changed them.
+    func venueTickers(_ tickers: [Ticker]) {
+        for ticker in tickers {
+            publishPublic(.ticker, ticker.instrument) { w in Render.ticker(ticker, to: &w) }
         }
     }
 

@@ -850,10 +850,12 @@ actor Connection: SessionListener {
         case .mfaVerify:
             return try verifyMFA(request.params, session: session)
         default:
-            if method == .orderPlace, app.killSwitches.halts(accountID: session.accountID, keyID: session.keyID) {
+            // A kill switch stops new exposure (place, amend); cancels stay possible.
+            if method == .orderPlace || method == .orderAmend, app.killSwitches.halts(accountID: session.accountID, keyID: session.keyID) {
                 throw RPCError(.tradingHalted, reason: "kill_switch")
             }
-            let methods = OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
+            var methods = OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
+            methods.timing = OrderMethods.VenueTiming(timeoutMs: app.configuration.venue.timeoutMs, testDelayMs: app.configuration.venue.testDelayMs)
             let now = app.clock.nowMs()
             let gate = StepUpGate(
                 orderNotionalThreshold: app.configuration.stepUpOrderNotional,

@@ -1,16 +1,25 @@
 import BulwarkCore
 import BulwarkSessions
 import BulwarkVenue
+import Synchronization
 
 /// Order entry and account queries: strict parameter parsing, then the venue.
 struct OrderMethods {
     let venue: BuiltinVenue
     let clock: any WallClock
     let restrictions: KeyRestrictions
+    /// `venue.timeout_ms` and the test-only `venue.test_delay_ms`.
+    var timing = VenueTiming()
+
+    struct VenueTiming: Sendable {
+        var timeoutMs: Int64 = 5000
+        var testDelayMs: Int64 = 0
+    }
 
     typealias ResultWriter = @Sendable (inout JSONWriter) -> Void
 
     static let placeMembers: Set<String> = ["instrument", "side", "type", "qty", "price", "tif", "client_order_id", "deadline_ms"]
+    static let amendMembers: Set<String> = ["order_id", "client_order_id", "price", "qty", "deadline_ms"]
 
     /// An order that was placed: its id (for cancel-on-disconnect) and estimated notional (for the
     /// account's risk baseline).
@@ -21,8 +30,11 @@ struct OrderMethods {
 
     /// The result writer, and the newly placed order if there is one.
     func handle(_ method: PrivateMethod, params: JSONObject, session: Session, gate: StepUpGate) async throws(RPCError) -> (ResultWriter, Placed?) {
-        if method == .orderPlace { return try await place(params, session: session, gate: gate) }
-        return (try await handleOther(method, params: params, session: session), nil)
+        switch method {
+        case .orderPlace: return try await place(params, session: session, gate: gate)
+        case .orderAmend: return (try await amend(params, session: session, gate: gate), nil)
+        default: return (try await handleOther(method, params: params, session: session), nil)
+        }
     }
 
     private func place(_ params: JSONObject, session: Session, gate: StepUpGate) async throws(RPCError) -> (ResultWriter, Placed?) {
@@ -34,12 +46,50 @@ struct OrderMethods {
         let notional = await estimatedNotional(request)
         try gate.checkOrder(notional: notional)
         request.maxNotional = restrictions.maxOrderNotional
-        switch await venue.place(request, nowMs: clock.nowMs()) {
+        let (venue, clock, delayMs, placing) = (venue, clock, timing.testDelayMs, request)
+        let answer = await VenueCall.withTimeout(ms: timing.timeoutMs) {
+            if delayMs > 0 { try? await Task.sleep(for: .milliseconds(delayMs)) }
+            return await venue.place(placing, nowMs: clock.nowMs())
+        }
+        guard let answer else {
+            // The venue may still accept it: the client learns the outcome on `orders`, or by
+            // placing the same client_order_id again (a duplicate then returns the original).
+            return ({ w in Render.unknownOrder(placing, to: &w) }, nil)
+        }
+        switch answer {
         case .success(let outcome):
             let (order, duplicate) = (outcome.order, outcome.duplicate)
             return ({ w in Render.order(order, duplicate: duplicate, to: &w) }, duplicate ? nil : Placed(orderID: order.orderID, notional: notional))
         case .failure(let rejection):
             throw RPCError(rejection.code, field: rejection.field, reason: rejection.reason)
+        }
+    }
+
+    /// Changes a resting order's price and/or total quantity (PROTOCOL.md §6): a price change or a
+    /// size increase loses time priority, a size decrease keeps it; the order never trades on an
+    /// amend (a crossing price is `invalid_params`, reason `would_cross`).
+    private func amend(_ params: JSONObject, session: Session, gate: StepUpGate) async throws(RPCError) -> ResultWriter {
+        let reader = try ParamsReader(params, allowed: Self.amendMembers)
+        let price = try reader.decimal("price")
+        let qty = try reader.decimal("qty")
+        guard price != nil || qty != nil else { throw RPCError.invalidParams("price", "price_or_qty_required") }
+        if let deadline = try reader.int("deadline_ms", in: 0...(1 << 53)), deadline < clock.nowMs() {
+            throw RPCError(.deadlineExceeded, field: "params.deadline_ms")
+        }
+        let orderID = try await resolveOrderID(reader, account: session.accountID)
+        guard let order = await venue.order(accountID: session.accountID, orderID: orderID) else {
+            throw RPCError(.orderNotFound, field: "params.order_id")
+        }
+        guard restrictions.allows(instrument: order.instrument) else {
+            throw RPCError(.forbidden, field: "params.order_id", reason: "instrument_not_allowed_for_key")
+        }
+        try gate.checkOrder(notional: (price ?? order.price).flatMap { $0.multiplied(by: qty ?? order.qty) })
+        let result = await venue.amend(
+            accountID: session.accountID, orderID: orderID, newPrice: price, newQty: qty, nowMs: clock.nowMs(),
+            maxNotional: restrictions.maxOrderNotional)
+        switch result {
+        case .success(let amended): return { w in Render.order(amended, duplicate: nil, to: &w) }
+        case .failure(let rejection): throw RPCError(rejection.code, field: rejection.field, reason: rejection.reason)
         }
     }
 
@@ -148,6 +198,32 @@ struct OrderMethods {
         for order in orders { Render.order(order, duplicate: nil, to: &w) }
         w.endArray()
         w.endObject()
+    }
+}
+
+/// Waits for a venue call at most `ms`. The call itself is NOT cancelled on a timeout: an order
+/// the venue is processing must be allowed to finish (its outcome is published on `orders`).
+enum VenueCall {
+    private final class Once: Sendable {
+        private let fired = Mutex(false)
+        /// True exactly once.
+        func claim() -> Bool { fired.withLock { done in defer { done = true }; return !done } }
+    }
+
+    static func withTimeout<T: Sendable>(ms: Int64, _ operation: @escaping @Sendable () async -> T) async -> T? {
+        let work = Task { await operation() }
+        let once = Once()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+            let timer = Task {
+                try? await Task.sleep(for: .milliseconds(ms))
+                if !Task.isCancelled, once.claim() { continuation.resume(returning: nil) }
+            }
+            Task {
+                let value = await work.value
+                timer.cancel()
+                if once.claim() { continuation.resume(returning: value) }
+            }
+        }
     }
 }
 

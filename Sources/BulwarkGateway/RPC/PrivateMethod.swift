@@ -8,6 +8,7 @@ enum PrivateMethod: String, CaseIterable {
     case logout = "private/logout"
     case orderPlace = "private/order.place"
     case orderCancel = "private/order.cancel"
+    case orderAmend = "private/order.amend"
     case orderCancelAll = "private/order.cancel_all"
     case orderStatus = "private/order.status"
     case ordersOpen = "private/orders.open"
@@ -20,7 +21,7 @@ enum PrivateMethod: String, CaseIterable {
     var allowedScopes: Set<Scope> {
         switch self {
         case .sessionStatus, .sessionList, .sessionRevoke, .logout, .mfaVerify: Set(Scope.allCases)
-        case .orderPlace: [.trade]
+        case .orderPlace, .orderAmend: [.trade]
         // A cancel-only key (kill-switch tooling) may cancel but never place.
         case .orderCancel, .orderCancelAll, .cancelAllAfter: [.trade, .cancel]
         case .orderStatus, .ordersOpen: [.read, .trade, .cancel]

@@ -20,6 +20,7 @@ enum Render {
             field(&w, "max_qty", instrument.maxQty.description)
             field(&w, "max_order_notional", instrument.maxOrderNotional.description)
             if let collar = instrument.priceCollar { field(&w, "price_collar", collar.description) }
+            if let maxPosition = instrument.maxPosition { field(&w, "max_position", maxPosition.description) }
             field(&w, "maker_fee_rate", instrument.makerFeeRate.description)
             field(&w, "taker_fee_rate", instrument.takerFeeRate.description)
             field(&w, "status", instrument.status.rawValue)
@@ -103,6 +104,41 @@ enum Render {
             }
             w.endArray()
         }
+        w.endObject()
+    }
+
+    /// `ticker.<instrument>`: top of book (absent sides are null), last trade, 24 h volume.
+    static func ticker(_ ticker: Ticker, to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "instrument", ticker.instrument)
+        for (name, level) in [("bid", ticker.bestBid), ("ask", ticker.bestAsk)] {
+            w.key("best_\(name)")
+            if let level { w.string(level.price.description) } else { w.null() }
+            w.key("best_\(name)_qty")
+            if let level { w.string(level.qty.description) } else { w.null() }
+        }
+        w.key("last_price")
+        if let last = ticker.lastPrice { w.string(last.description) } else { w.null() }
+        field(&w, "volume_24h", ticker.volume24h.description)
+        if let reference = ticker.referencePrice { field(&w, "reference_price", reference.description) }
+        w.key("ts_ms")
+        w.int(ticker.timestampMs)
+        w.endObject()
+    }
+
+    /// The reply to an order.place whose outcome the gateway does not know (venue timeout): what
+    /// was asked, `status: unknown`, no order id and no `duplicate` (the gateway cannot know
+    /// either). The outcome follows on `orders`.
+    static func unknownOrder(_ request: OrderRequest, to w: inout JSONWriter) {
+        w.beginObject()
+        field(&w, "client_order_id", request.clientOrderID)
+        field(&w, "instrument", request.instrument)
+        field(&w, "side", request.side.rawValue)
+        field(&w, "type", request.type.rawValue)
+        field(&w, "tif", request.timeInForce.rawValue)
+        if let price = request.price { field(&w, "price", price.description) }
+        field(&w, "qty", request.qty.description)
+        field(&w, "status", "unknown")
         w.endObject()
     }
 

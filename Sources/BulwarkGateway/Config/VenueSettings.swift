@@ -1,0 +1,60 @@
+import BulwarkCore
+import BulwarkStore
+import BulwarkVenue
+
+/// The built-in venue's settings (`venue.*`, `market.*`, `demo.liquidity_interval_ms`).
+public struct VenueSettings: Sendable {
+    public enum Journal: String, Sendable {
+        case fsync
+        case process
+        case off
+
+        var durability: VenueJournalFile.Durability? {
+            switch self {
+            case .fsync: .fsync
+            case .process: .process
+            case .off: nil
+            }
+        }
+    }
+
+    public var journal = Journal.fsync
+    public var timeoutMs: Int64 = 5000
+    /// Test-only delay before each order.place reaches the venue.
+    public var testDelayMs: Int64 = 0
+    public var accountLimits = AccountLimits(maxOpenOrders: 500)
+    /// nil: every level.
+    public var bookDepth: Int? = 50
+    /// 0: the simulator does not run.
+    public var liquidityIntervalMs: Int64 = 1000
+
+    static func read(string: (String) -> String, int: (String) -> Int) throws -> VenueSettings {
+        var settings = VenueSettings()
+        guard let journal = Journal(rawValue: string("venue.journal")) else {
+            throw ConfigurationError("venue.journal must be fsync, process or off")
+        }
+        settings.journal = journal
+        settings.timeoutMs = Int64(int("venue.timeout_ms"))
+        guard (10...600_000).contains(settings.timeoutMs) else { throw ConfigurationError("venue.timeout_ms must be within 10...600000") }
+        settings.testDelayMs = Int64(int("venue.test_delay_ms"))
+        guard (0...60_000).contains(settings.testDelayMs) else { throw ConfigurationError("venue.test_delay_ms must be within 0...60000") }
+        let maxOpen = int("venue.max_open_orders")
+        guard maxOpen >= 0 else { throw ConfigurationError("venue.max_open_orders must be 0 (no limit) or positive") }
+        settings.accountLimits.maxOpenOrders = maxOpen == 0 ? nil : maxOpen
+        let notional = string("venue.max_open_notional")
+        if !notional.isEmpty {
+            guard let value = FixedDecimal(parsing: notional), value.isPositive else {
+                throw ConfigurationError("venue.max_open_notional must be a positive decimal or empty")
+            }
+            settings.accountLimits.maxOpenNotional = value
+        }
+        let depth = int("market.book_depth")
+        guard (0...10_000).contains(depth) else { throw ConfigurationError("market.book_depth must be within 0...10000") }
+        settings.bookDepth = depth == 0 ? nil : depth
+        settings.liquidityIntervalMs = Int64(int("demo.liquidity_interval_ms"))
+        guard settings.liquidityIntervalMs == 0 || settings.liquidityIntervalMs >= 50 else {
+            throw ConfigurationError("demo.liquidity_interval_ms must be 0 (off) or at least 50")
+        }
+        return settings
+    }
+}
