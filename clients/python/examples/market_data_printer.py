@@ -21,7 +21,8 @@ async def main(data: str, messages: int, instrument: str) -> None:
     def on_book(params):
         nonlocal count
         book = client.books[instrument]
-        print(f"book {instrument} #{params['seq']}: bid {book.best_bid()} ask {book.best_ask()}", flush=True)
+        level = lambda best: f"{best[0]} x {best[1]}" if best else "-"
+        print(f"book {instrument} #{params['seq']}: bid {level(book.best_bid())}  ask {level(book.best_ask())}", flush=True)
         count += 1
         if messages and count >= messages:
             seen.set()
