@@ -851,6 +851,9 @@ actor Connection: SessionListener {
             if method == .orderPlace, app.killSwitches.halts(accountID: session.accountID, keyID: session.keyID) {
                 throw RPCError(.tradingHalted, reason: "kill_switch")
             }
+            if method == .orderPlace, !app.audit.isWritable {
+                throw RPCError(.tradingHalted, reason: "audit_unavailable")
+            }
             let methods = OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
             let now = app.clock.nowMs()
             let gate = StepUpGate(
