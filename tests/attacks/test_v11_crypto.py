@@ -1,5 +1,7 @@
-"""ASVS 5.0 V11 (cryptography) on the wire: signature encodings, algorithms a key does not have,
-sealed frames tampered in flight (V4.1.5 per-message integrity)."""
+"""ASVS 5.0 V11 (cryptography) on the wire: signature encodings and algorithms a key does not
+have. Sealed frames tampered in flight (V4.1.5) are attacked in tests/integration/test_sealed_frames.py
+(12 violations, each 4005) and by the `sealed_frame` fuzz target."""
+import base64
 import os
 
 import pytest
@@ -19,7 +21,7 @@ def test_d40_es256_signature_encodings_other_than_raw_r_s_fail(target, case):
     async def scenario():
         client = await connect(target)
         params = client.auth_params(key_id, p256)
-        raw = __import__("base64").urlsafe_b64decode(params["signature"] + "==")
+        raw = base64.urlsafe_b64decode(params["signature"] + "==")
         r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
         if case == "DER-encoded ECDSA":
             from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature

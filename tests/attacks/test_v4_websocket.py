@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import socket
+import ssl
 import time
 
 import pytest
@@ -81,16 +82,11 @@ def test_c17_one_megabyte_header_value_is_431_without_reading_it_all(target):
     head = b"GET /ws/v1 HTTP/1.1\r\nHost: localhost\r\nX-Big: "
     try:
         sock.sendall(head + b"a" * (1 << 20))
-    except (BrokenPipeError, ConnectionResetError, ssl_errors()):
+    except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
         pass
     response = sock.recv(4096)
     assert response.startswith(b"HTTP/1.1 431"), response[:80]
     sock.close()
-
-
-def ssl_errors():
-    import ssl
-    return ssl.SSLError
 
 
 def test_c17_header_flood_of_60_fields_is_400(target):
@@ -265,7 +261,6 @@ def test_c30_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(targe
     before = rss_kib(target)
     connection = raw_opened(target, rcvbuf=4096)
     connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-    body = request_bytes("public/instruments")
     sent = 0
     connection.sock.settimeout(30)
     try:
@@ -279,7 +274,6 @@ def test_c30_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(targe
     connection.close()
     assert sent > 1000
     assert rss_kib(target) - before < 200 * 1024, (before, rss_kib(target))
-    del body
 
 
 def rss_kib(server):

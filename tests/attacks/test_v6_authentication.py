@@ -6,7 +6,7 @@ import time
 import pyotp
 import pytest
 
-from attack import cli, connect, limit_order, logged_in, run, trader
+from attack import cli, close_code, connect, limit_order, logged_in, run, trader
 from bulwark_client import Ed25519Key, P256Key, b64u
 
 
@@ -96,7 +96,6 @@ def test_d41_revoked_key_fails_and_its_live_session_closes_4002(target):
     async def scenario():
         client = await logged_in(target, who)
         cli(target, "keys", "revoke", who.key_id)
-        from attack import close_code
         assert await close_code(client) == 4002
     run(scenario())
     assert login_reply(target, who)["error"]["message"] == "auth_failed"
@@ -105,7 +104,7 @@ def test_d41_revoked_key_fails_and_its_live_session_closes_4002(target):
 def test_d44_a_login_mints_a_session_not_a_reusable_credential(target):
     """The key signs one challenge; the session is bound to that connection (a second connection
     cannot borrow it by naming its session id)."""
-    who, other = trader(target), trader(target)
+    who = trader(target)
 
     async def scenario():
         owner = await logged_in(target, who)
@@ -116,7 +115,6 @@ def test_d44_a_login_mints_a_session_not_a_reusable_credential(target):
         await owner.close()
         await borrower.close()
     run(scenario())
-    del other
 
 
 # --- TOTP ----------------------------------------------------------------------------------------

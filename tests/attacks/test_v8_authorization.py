@@ -3,7 +3,6 @@ another account's order ids (BOLA), scopes, the kill switch."""
 import secrets
 
 import pytest
-import websockets
 
 from attack import cli, close_code, connect, eventually, limit_order, logged_in, run, trader
 

@@ -2,6 +2,7 @@
 on the WebSocket bearer grant, and the token endpoint (catalogue E46-E58, F59-F70). One test per
 case; the OAuth client is the integration suite's third-party one (pyjwt + cryptography)."""
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -36,9 +37,9 @@ def oauth(target, workdir):
 def self_signed_cert_der():
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker")])
-    now = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + __import__("datetime").timedelta(days=1))
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
             .sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.DER)
 
