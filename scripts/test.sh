@@ -32,3 +32,9 @@ swift test --skip-build
 
 log "integration tests (real server, real sockets)"
 TEST_BULWARK_BIN="$(swift build --show-bin-path)/bulwark" .venv/bin/python -m pytest tests/integration clients/python/tests -q -p no:cacheprovider
+
+log "attack suite (tests/attacks: ASVS 5.0 chapters, crash and fault tests)"
+TEST_BULWARK_BIN="$(swift build --show-bin-path)/bulwark" .venv/bin/python -m pytest tests/attacks -q -p no:cacheprovider
+
+log "fuzzing (libFuzzer + ASan, ${FUZZ_SECONDS:-20} s per target)"
+scripts/fuzz "${FUZZ_SECONDS:-20}"

@@ -29,6 +29,11 @@ final class AuditTrail: Sendable {
     /// disk stalls; the drop itself is logged as an alert.
     static let maxQueued = 100_000
     let dropped = Atomic<Int>(0)
+    /// False from a failed append until the next one succeeds. Order entry fails closed meanwhile
+    /// (`trading_halted`, reason `audit_unavailable`): no order is accepted that the trail cannot
+    /// record, for example when the disk is full (ASVS 16.5.3). Cancels and reads still work.
+    private let writable = Atomic<Bool>(true)
+    var isWritable: Bool { writable.load(ordering: .relaxed) }
 
     init(store: SQLiteStore, identity: Curve25519.Signing.PrivateKey, clock: any WallClock, logger: Logger) {
         self.store = store
@@ -79,8 +84,14 @@ final class AuditTrail: Sendable {
         if !batch.isEmpty {
             do {
                 try store.appendAudit(batch)
+                if !writable.load(ordering: .relaxed) {
+                    writable.store(true, ordering: .relaxed)
+                    logger.warning("audit appends succeed again; order entry resumes")
+                }
             } catch {
-                logger.critical("ALERT: audit append failed", metadata: ["error": "\(error)", "entries": "\(batch.count)"])
+                if writable.exchange(false, ordering: .relaxed) {
+                    logger.critical("ALERT: audit append failed; order entry halted until it succeeds", metadata: ["error": "\(error)", "entries": "\(batch.count)"])
+                }
                 // Keep them for the next attempt: an audit record is never silently lost.
                 state.withLock { $0.queue.insert(contentsOf: batch, at: 0) }
                 return

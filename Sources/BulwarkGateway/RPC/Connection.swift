@@ -854,6 +854,9 @@ actor Connection: SessionListener {
             if method == .orderPlace || method == .orderAmend, app.killSwitches.halts(accountID: session.accountID, keyID: session.keyID) {
                 throw RPCError(.tradingHalted, reason: "kill_switch")
             }
+            if method == .orderPlace || method == .orderAmend, !app.audit.isWritable {
+                throw RPCError(.tradingHalted, reason: "audit_unavailable")
+            }
             var methods = OrderMethods(venue: app.venue, clock: app.clock, restrictions: keyRestrictions)
             methods.timing = OrderMethods.VenueTiming(timeoutMs: app.configuration.venue.timeoutMs, testDelayMs: app.configuration.venue.testDelayMs)
             let now = app.clock.nowMs()
