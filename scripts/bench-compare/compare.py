@@ -190,7 +190,7 @@ def main():
                 results.append(bench(binary, bulwark_tls, "orders", raw_dir, f"orders-{rate}", connections=4, depth=16, rate=rate, **common))
             results.append(bench(binary, bulwark_tls, "orders", raw_dir, "orders-max", connections=4, depth=16, rate=0, **common))
             results.append(bench(binary, bulwark_tls, "logins", raw_dir, "logins", connections=16, **common))
-            results.append(bench(binary, bulwark_tls, "idle", raw_dir, f"idle-{args.idle_connections}", connections=args.idle_connections, duration=3, warmup=0, open_concurrency=128, threads=1))
+            results.append(bench(binary, bulwark_tls, "idle", raw_dir, f"idle-{args.idle_connections}", connections=args.idle_connections, duration=3, warmup=0, open_concurrency=16))
         finally:
             for server in servers:
                 server.stop()

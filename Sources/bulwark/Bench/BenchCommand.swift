@@ -78,7 +78,7 @@ struct Bench: AsyncParsableCommand {
             factory: try LinkFactory(target: target, group: group),
             load: LoadShape(
                 connections: connections, messageBytes: messageBytes, depth: depth, durationSeconds: duration, warmupSeconds: warmup, rate: rate,
-                instrument: DemoOrders.instrument, openConcurrency: openConcurrency),
+                openConcurrency: openConcurrency),
             failures: FailureLog(),
             provisioner: try data.map { try BenchProvisioner(dataFolder: $0) },
             server: serverPid.map { ServerProbe(pid: $0) })

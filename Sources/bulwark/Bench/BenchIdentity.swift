@@ -11,14 +11,15 @@ struct BenchIdentity: Sendable {
     let keyID: String
     let privateKey: Curve25519.Signing.PrivateKey
 
-    /// The signed `public/auth` request for this connection's challenge (PROTOCOL.md §4.1).
-    func authRequest(id: Int, challenge: String) throws -> String {
+    /// The signed `public/auth` request for this connection's challenge (PROTOCOL.md §4.1);
+    /// `cancelOnDisconnect` has the gateway cancel the session's orders when the connection closes.
+    func authRequest(id: Int, challenge: String, cancelOnDisconnect: Bool = false) throws -> String {
         let nonce = Base64URL.encode(SecureRandom.bytes(count: 16))
         let timestamp = SystemClock().nowMs()
         let scopes = ["read", "trade"]
         let text = SigningString(keyID: keyID, challenge: challenge, timestampMs: timestamp, nonce: nonce, scopes: scopes, keyExchangeHash: nil)
         let signature = Base64URL.encode(Array(try privateKey.signature(for: Data(text.bytes))))
-        return #"{"jsonrpc":"2.0","id":\#(id),"method":"public/auth","params":{"grant_type":"signature","key_id":"\#(keyID)","timestamp_ms":\#(timestamp),"nonce":"\#(nonce)","scopes":["read","trade"],"signature":"\#(signature)"}}"#
+        return #"{"jsonrpc":"2.0","id":\#(id),"method":"public/auth","params":{"grant_type":"signature","key_id":"\#(keyID)","timestamp_ms":\#(timestamp),"nonce":"\#(nonce)","scopes":["read","trade"],\#(cancelOnDisconnect ? #""cancel_on_disconnect":{"scope":"connection","grace_ms":0},"# : "")"signature":"\#(signature)"}}"#
     }
 
     /// A stand-in for peer servers, which accept any login without checking it.
@@ -74,10 +75,6 @@ enum DemoOrders {
 
     static func cancel(id: Int, clientOrderID: String) -> String {
         #"{"jsonrpc":"2.0","id":\#(id),"method":"private/order.cancel","params":{"client_order_id":"\#(clientOrderID)"}}"#
-    }
-
-    static func cancelAll(id: Int) -> String {
-        #"{"jsonrpc":"2.0","id":\#(id),"method":"private/order.cancel_all","params":{"instrument":"\#(instrument)"}}"#
     }
 
     static func subscribe(id: Int) -> String {

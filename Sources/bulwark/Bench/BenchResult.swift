@@ -20,6 +20,8 @@ struct BenchResult: Codable, Sendable {
     var latencies: [String: LatencySummary]?
     var publications: UInt64?
     var subscribers: Int?
+    /// Idle: connections open when memory was measured (logged in or not).
+    var openConnections: Int?
     var serverRssBytesBefore: Int?
     var serverRssBytesAfter: Int?
     var bytesPerConnection: Int?

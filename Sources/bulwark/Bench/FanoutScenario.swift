@@ -146,23 +146,22 @@ final class SubscriberDriver: LinkDriver {
     }
 }
 
-/// The maker: logs in, rests sells at the crossing price for the publisher to hit, and cancels
-/// what is left when the run ends.
+/// The maker: logs in with cancel-on-disconnect, and rests sells at the crossing price for the
+/// publisher to hit; the gateway cancels what is left when the run closes the connection.
 final class MakerDriver: LinkDriver {
     private var opening: SessionOpening
     private let ready: Counter
     private let failures: FailureLog
     private let orders = 4
     private var accepted = 0
-    private weak var link: LinkHandler?
 
     init(identity: BenchIdentity, ready: Counter, failures: FailureLog) {
-        self.opening = SessionOpening(identity: identity)
+        self.opening = SessionOpening(identity: identity, cancelOnDisconnect: true)
         self.ready = ready
         self.failures = failures
     }
 
-    func linkUp(_ link: LinkHandler) { self.link = link }
+    func linkUp(_ link: LinkHandler) {}
 
     func received(_ payload: ByteBuffer, atNanos: UInt64, link: LinkHandler) {
         if !opening.isOpen {
@@ -172,7 +171,7 @@ final class MakerDriver: LinkDriver {
                 failures.record("maker: \(reason)")
                 link.close()
             case .open:
-                let label = Identifier16.next()
+                let label = ShortLabel.next()
                 for index in 0..<orders {
                     let order = DemoOrders.place(
                         id: 100 + index, side: "sell", qty: DemoOrders.makerQty, price: DemoOrders.crossingPrice, tif: "gtc",
@@ -208,7 +207,7 @@ final class PublisherDriver: LinkDriver {
     private var issued = 0
     private var startedNanos: UInt64 = 0
     private var ticker: RepeatedTask?
-    private let label = Identifier16.next()
+    private let label = ShortLabel.next()
 
     init(identity: BenchIdentity, rate: Double, depth: Int, window: MeasurementWindow, log: PublicationLog, failures: FailureLog) {
         self.opening = SessionOpening(identity: identity)
@@ -282,7 +281,7 @@ final class PublisherDriver: LinkDriver {
 }
 
 /// Short unique labels for client order ids (they must be unique per account for a run).
-enum Identifier16 {
+enum ShortLabel {
     private static let counter = NIOLockedValueBox(0)
     static func next() -> String { String(counter.withLockedValue { $0 += 1; return $0 }, radix: 36) }
 }

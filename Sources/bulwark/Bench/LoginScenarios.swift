@@ -61,7 +61,8 @@ enum LoginStormScenario {
 }
 
 /// Idle connections: opens `connections` WebSocket connections (logged in when the run has a data
-/// folder), lets the gateway settle, and reports how much its resident memory grew per connection.
+/// folder), lets the gateway settle, and reports how much its resident memory grew per open
+/// connection; `operations` counts those whose login succeeded.
 enum IdleScenario {
     static func run(_ context: ScenarioContext, target: String) async -> BenchResult {
         let load = context.load
@@ -92,10 +93,13 @@ enum IdleScenario {
 
         result.operations = ready.total
         result.operationsPerS = (Double(ready.total) / (Double(opened - started) / 1e9)).rounded()
-        if let before, let after, ready.total > 0 {
+        if let before, let after, !channels.isEmpty {
             result.serverRssBytesBefore = before.rssBytes
             result.serverRssBytesAfter = after.rssBytes
-            result.bytesPerConnection = (after.rssBytes - before.rssBytes) / Int(ready.total)
+            // Every open connection holds memory, logged in or not (a refused login stays open
+            // until the auth deadline), so the growth is divided by the connections open.
+            result.openConnections = channels.count
+            result.bytesPerConnection = (after.rssBytes - before.rssBytes) / channels.count
         } else if context.server == nil {
             context.failures.record("no --server-pid: memory per connection not measured")
         }

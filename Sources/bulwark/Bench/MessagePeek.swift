@@ -65,9 +65,13 @@ struct SessionOpening {
     private enum Step { case awaitingHello, awaitingAuth, open }
     private var step = Step.awaitingHello
     private let identity: BenchIdentity?
+    private let cancelOnDisconnect: Bool
     static let authRequestID = 1
 
-    init(identity: BenchIdentity?) { self.identity = identity }
+    init(identity: BenchIdentity?, cancelOnDisconnect: Bool = false) {
+        self.identity = identity
+        self.cancelOnDisconnect = cancelOnDisconnect
+    }
 
     var isOpen: Bool { step == .open }
 
@@ -82,7 +86,7 @@ struct SessionOpening {
                 return .open
             }
             do {
-                link.send(link.allocator.buffer(string: try identity.authRequest(id: Self.authRequestID, challenge: challenge)))
+                link.send(link.allocator.buffer(string: try identity.authRequest(id: Self.authRequestID, challenge: challenge, cancelOnDisconnect: cancelOnDisconnect)))
             } catch {
                 return .failed("signing failed: \(error)")
             }

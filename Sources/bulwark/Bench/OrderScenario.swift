@@ -73,7 +73,7 @@ final class OrderDriver: LinkDriver {
     private var counted: UInt64 = 0
     private var startedNanos: UInt64 = 0
     private var ticker: RepeatedTask?
-    private let label = Identifier16.next()
+    private let label = ShortLabel.next()
 
     init(
         identity: BenchIdentity, rate: Double, depth: Int, window: MeasurementWindow, place: LatencyRecorder, cancel: LatencyRecorder,

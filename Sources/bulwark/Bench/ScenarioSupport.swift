@@ -31,7 +31,6 @@ struct LoadShape: Sendable {
     var warmupSeconds: Double
     /// Target rate in operations per second for paced scenarios (orders, fan-out publications); 0: as fast as `depth` allows.
     var rate: Double
-    var instrument: String
     var openConcurrency: Int
 }
 
