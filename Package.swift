@@ -15,6 +15,10 @@ let package = Package(
         .executable(name: "bulwark", targets: ["bulwark"]),
         .library(name: "BulwarkCore", targets: ["BulwarkCore"]),
         .library(name: "BulwarkGateway", targets: ["BulwarkGateway"]),
+        // For the hot-path benchmarks (Benchmarks/, a package of its own).
+        .library(name: "BulwarkAuth", targets: ["BulwarkAuth"]),
+        .library(name: "BulwarkVenue", targets: ["BulwarkVenue"]),
+        .library(name: "BulwarkStore", targets: ["BulwarkStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -28,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -87,6 +92,15 @@ let package = Package(
                 "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // `bulwark bench`, the load generator (docs/benchmarks.md).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict),
         .testTarget(name: "BulwarkCoreTests", dependencies: ["BulwarkCore"], swiftSettings: strict),

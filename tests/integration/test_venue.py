@@ -143,6 +143,10 @@ def test_kill_9_during_a_burst_loses_no_acknowledged_order_and_duplicates_none(w
                 again = await client.call("private/order.place", burst_order(int(worker), int(index))[1])
                 assert again["result"]["duplicate"] is (coid in found)
                 break
+            # What the graceful restart must reproduce: the state after that retry (which may have
+            # placed a new order).
+            open_orders = (await client.call("private/orders.open"))["result"]["orders"]
+            balances = {b["asset"]: b for b in (await client.call("private/account.balances"))["result"]["balances"]}
             book = await client.call("subscribe", {"channels": ["book.BTC-USD"]})
             assert "result" in book
             snapshot = await client.next_notification(channel_is("book.BTC-USD"))

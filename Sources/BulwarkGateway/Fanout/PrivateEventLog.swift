@@ -49,7 +49,7 @@ final class PrivateEventLog: Sendable {
     /// The account's last session ended: its log goes (nobody can resume any more).
     func sessionEnded(accountID: String) {
         accounts.withLock { accounts in
-            guard var log = accounts[accountID] else { return }
+            guard var log = accounts.removeValue(forKey: accountID) else { return }
             log.sessions -= 1
             accounts[accountID] = log.sessions > 0 ? log : nil
         }
@@ -60,7 +60,9 @@ final class PrivateEventLog: Sendable {
     /// log keeps for replay.
     func record(accountID: String, topicKey: String, publish: (UInt64?) -> [UInt8]?) {
         accounts.withLock { accounts in
-            guard var log = accounts[accountID] else {
+            // Taken out of the dictionary so it is uniquely referenced: appending then mutates the
+            // ring in place instead of copying every retained event (the profile's 12 %).
+            guard var log = accounts.removeValue(forKey: accountID) else {
                 _ = publish(nil)
                 return
             }

@@ -176,19 +176,7 @@ struct OrderMethods {
     }
 
     static func parsePlace(_ params: JSONObject, session: Session) throws(RPCError) -> OrderRequest {
-        let reader = try ParamsReader(params, allowed: placeMembers)
-        let instrument = try reader.requiredString("instrument", maxLength: 48)
-        guard let side = try reader.enumValue("side", as: OrderSide.self) else { throw .invalidParams("side", "required") }
-        guard let type = try reader.enumValue("type", as: OrderType.self) else { throw .invalidParams("type", "required") }
-        let qty = try reader.requiredDecimal("qty")
-        let price = try reader.decimal("price")
-        let tif = try reader.enumValue("tif", as: TimeInForce.self) ?? (type == .market ? .ioc : .gtc)
-        let clientOrderID = try reader.requiredString("client_order_id", maxLength: 36)
-        guard ClientOrderID.isValid(clientOrderID) else { throw .invalidParams("client_order_id", "expected_1_to_36_of_A-Za-z0-9_-") }
-        let deadline = try reader.int("deadline_ms", in: 0...(1 << 53))
-        return OrderRequest(
-            accountID: session.accountID, keyID: session.keyID, instrument: instrument, side: side, type: type, qty: qty,
-            price: price, timeInForce: tif, clientOrderID: clientOrderID, deadlineMs: deadline)
+        try OrderPlaceParsing.parse(params, accountID: session.accountID, keyID: session.keyID)
     }
 
     static func orderList(_ key: String, _ orders: [Order], to w: inout JSONWriter) {
@@ -234,5 +222,25 @@ enum ClientOrderID {
             && text.utf8.allSatisfy { byte in
                 (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2D
             }
+    }
+}
+
+/// The strict parameter rules of `private/order.place` (PROTOCOL.md §6), public for the hot-path
+/// benchmarks (Benchmarks/).
+public enum OrderPlaceParsing {
+    public static func parse(_ params: JSONObject, accountID: String, keyID: String?) throws(RPCError) -> OrderRequest {
+        let reader = try ParamsReader(params, allowed: OrderMethods.placeMembers)
+        let instrument = try reader.requiredString("instrument", maxLength: 48)
+        guard let side = try reader.enumValue("side", as: OrderSide.self) else { throw .invalidParams("side", "required") }
+        guard let type = try reader.enumValue("type", as: OrderType.self) else { throw .invalidParams("type", "required") }
+        let qty = try reader.requiredDecimal("qty")
+        let price = try reader.decimal("price")
+        let tif = try reader.enumValue("tif", as: TimeInForce.self) ?? (type == .market ? .ioc : .gtc)
+        let clientOrderID = try reader.requiredString("client_order_id", maxLength: 36)
+        guard ClientOrderID.isValid(clientOrderID) else { throw .invalidParams("client_order_id", "expected_1_to_36_of_A-Za-z0-9_-") }
+        let deadline = try reader.int("deadline_ms", in: 0...(1 << 53))
+        return OrderRequest(
+            accountID: accountID, keyID: keyID, instrument: instrument, side: side, type: type, qty: qty,
+            price: price, timeInForce: tif, clientOrderID: clientOrderID, deadlineMs: deadline)
     }
 }
