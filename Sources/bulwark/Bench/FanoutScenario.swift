@@ -197,23 +197,16 @@ final class MakerDriver: LinkDriver {
 /// The publisher: crossing IOC buys at the target rate, at most `depth` unanswered.
 final class PublisherDriver: LinkDriver {
     private var opening: SessionOpening
-    private let rate: Double
-    private let depth: Int
-    private let window: MeasurementWindow
+    private var schedule: PacedSchedule
     private let log: PublicationLog
     private let failures: FailureLog
     private var pending: [Int: UInt64] = [:]
     private var nextID = 1000
-    private var issued = 0
-    private var startedNanos: UInt64 = 0
-    private var ticker: RepeatedTask?
     private let label = ShortLabel.next()
 
     init(identity: BenchIdentity, rate: Double, depth: Int, window: MeasurementWindow, log: PublicationLog, failures: FailureLog) {
         self.opening = SessionOpening(identity: identity)
-        self.rate = rate
-        self.depth = max(depth, 1)
-        self.window = window
+        self.schedule = PacedSchedule(rate: rate, depth: depth, window: window)
         self.log = log
         self.failures = failures
     }
@@ -238,45 +231,27 @@ final class PublisherDriver: LinkDriver {
         } else {
             failures.record("publication refused: \(MessagePeek.excerpt(payload))")
         }
-        if rate <= 0 { publishDue(link, now: now) }
+        if schedule.isClosedLoop { publishDue(link, now: now) }
     }
 
-    func linkDown() { ticker?.cancel() }
+    func linkDown() { schedule.stop() }
 
     private func start(_ link: LinkHandler) {
-        startedNanos = MonotonicClock.nanos()
         guard let loop = link.eventLoop else { return }
-        if rate <= 0 {
-            publishDue(link, now: startedNanos)
-        } else {
-            // Runs on this loop; cancelled at the deadline or when the link goes down.
-            let bound = NIOLoopBound((self, link), eventLoop: loop)
-            ticker = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { _ in
-                let (driver, link) = bound.value
-                driver.publishDue(link, now: MonotonicClock.nanos())
-            }
-        }
+        schedule.start(on: loop) { [self] in publishDue(link, now: MonotonicClock.nanos()) }
+        if schedule.isClosedLoop { publishDue(link, now: MonotonicClock.nanos()) }
     }
 
     private func publishDue(_ link: LinkHandler, now: UInt64) {
-        guard now < window.endNanos else {
-            ticker?.cancel()
-            return
-        }
-        let due = rate <= 0 ? Int.max : Int(Double(now - startedNanos) / 1e9 * rate) - issued
-        var sent = 0
-        while sent < due, pending.count < depth {
+        let allowed = schedule.allowance(now: now, unanswered: pending.count)
+        for _ in 0..<allowed {
             nextID += 1
             let order = DemoOrders.place(
                 id: nextID, side: "buy", qty: DemoOrders.takerQty, price: DemoOrders.crossingPrice, tif: "ioc", clientOrderID: "pb\(label)\(nextID)")
             pending[nextID] = MonotonicClock.nanos()
             link.send(link.allocator.buffer(string: order), flush: false)
-            issued += 1
-            sent += 1
         }
-        // Behind schedule with `depth` unanswered: the schedule is not caught up later in a burst.
-        if rate > 0, due > sent { issued += due - sent }
-        if sent > 0 { link.flush() }
+        if allowed > 0 { link.flush() }
     }
 }
 

@@ -59,8 +59,7 @@ final class OrderDriver: LinkDriver {
     }
 
     private var opening: SessionOpening
-    private let rate: Double
-    private let depth: Int
+    private var schedule: PacedSchedule
     private let window: MeasurementWindow
     private var placeLatencies: LatencyBatch
     private var cancelLatencies: LatencyBatch
@@ -69,10 +68,7 @@ final class OrderDriver: LinkDriver {
     private let failures: FailureLog
     private var pending: [Int: Request] = [:]
     private var nextID = 1000
-    private var issued = 0
     private var counted: UInt64 = 0
-    private var startedNanos: UInt64 = 0
-    private var ticker: RepeatedTask?
     private let label = ShortLabel.next()
 
     init(
@@ -80,8 +76,7 @@ final class OrderDriver: LinkDriver {
         placed: Counter, loggedIn: Counter, failures: FailureLog
     ) {
         self.opening = SessionOpening(identity: identity)
-        self.rate = rate
-        self.depth = max(depth, 1)
+        self.schedule = PacedSchedule(rate: rate, depth: depth, window: window)
         self.window = window
         self.placeLatencies = LatencyBatch(recorder: place)
         self.cancelLatencies = LatencyBatch(recorder: cancel)
@@ -121,52 +116,35 @@ final class OrderDriver: LinkDriver {
             link.send(link.allocator.buffer(string: DemoOrders.cancel(id: nextID, clientOrderID: clientOrderID)))
         case .cancel(let sent):
             if window.contains(sent) { cancelLatencies.add(now - sent) }
-            if rate <= 0 { placeDue(link, now: now) }
+            if schedule.isClosedLoop { placeDue(link, now: now) }
         }
     }
 
     func linkDown() {
-        ticker?.cancel()
+        schedule.stop()
         placeLatencies.flush()
         cancelLatencies.flush()
         placed.add(counted)
     }
 
     private func start(_ link: LinkHandler) {
-        startedNanos = MonotonicClock.nanos()
         guard let loop = link.eventLoop else { return }
-        if rate <= 0 {
-            placeDue(link, now: startedNanos)
-        } else {
-            // Runs on this loop; cancelled at the deadline or when the link goes down.
-            let bound = NIOLoopBound((self, link), eventLoop: loop)
-            ticker = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { _ in
-                let (driver, link) = bound.value
-                driver.placeDue(link, now: MonotonicClock.nanos())
-            }
-        }
+        schedule.start(on: loop) { [self] in placeDue(link, now: MonotonicClock.nanos()) }
+        if schedule.isClosedLoop { placeDue(link, now: MonotonicClock.nanos()) }
     }
 
     /// Sends the places the schedule says are due, keeping at most `depth` requests unanswered
     /// (the gateway answers more than `ws.max_in_flight` with rate_limited).
     private func placeDue(_ link: LinkHandler, now: UInt64) {
-        guard now < window.endNanos else {
-            ticker?.cancel()
-            return
-        }
-        let due = rate <= 0 ? Int.max : Int(Double(now - startedNanos) / 1e9 * rate) - issued
-        var sent = 0
-        while sent < due, pending.count < depth {
+        let allowed = schedule.allowance(now: now, unanswered: pending.count)
+        for _ in 0..<allowed {
             nextID += 1
             let clientOrderID = "o\(label)-\(nextID)"
             pending[nextID] = .place(clientOrderID: clientOrderID, sentNanos: MonotonicClock.nanos())
             let order = DemoOrders.place(
                 id: nextID, side: "buy", qty: DemoOrders.takerQty, price: DemoOrders.restingBidPrice, tif: "gtc", clientOrderID: clientOrderID)
             link.send(link.allocator.buffer(string: order), flush: false)
-            issued += 1
-            sent += 1
         }
-        if rate > 0, due > sent { issued += due - sent }
-        if sent > 0 { link.flush() }
+        if allowed > 0 { link.flush() }
     }
 }

@@ -149,3 +149,49 @@ struct ServerProbe: Sendable {
         return Sample(rssBytes: rssKiB * 1024, cpuSeconds: ticks / Double(sysconf(Int32(_SC_CLK_TCK))))
     }
 }
+
+/// The pacing the order-sending drivers share: `rate` requests per second from a 1 ms ticker,
+/// or closed loop when `rate` is 0 (a new request whenever one is answered); never more than
+/// `depth` unanswered, and nothing after the window's end.
+struct PacedSchedule {
+    let rate: Double
+    let depth: Int
+    private let endNanos: UInt64
+    private var issued = 0
+    private var startedNanos: UInt64 = 0
+    private var ticker: RepeatedTask?
+
+    init(rate: Double, depth: Int, window: MeasurementWindow) {
+        self.rate = rate
+        self.depth = max(depth, 1)
+        self.endNanos = window.endNanos
+    }
+
+    /// Closed loop: the driver sends again from its response handler instead of a ticker.
+    var isClosedLoop: Bool { rate <= 0 }
+
+    /// Starts the clock; when paced, `tick` runs every millisecond on `loop` until `stop()`.
+    mutating func start(on loop: any EventLoop, tick: @escaping () -> Void) {
+        startedNanos = MonotonicClock.nanos()
+        guard !isClosedLoop else { return }
+        let bound = NIOLoopBound(tick, eventLoop: loop)
+        ticker = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { _ in bound.value() }
+    }
+
+    mutating func stop() { ticker?.cancel() }
+
+    /// How many requests to send now, given `unanswered` still pending. Past the deadline it is
+    /// 0 and the ticker stops. Requests that were due but held back by `depth` are dropped from
+    /// the schedule, so a driver that falls behind does not catch up later in a burst.
+    mutating func allowance(now: UInt64, unanswered: Int) -> Int {
+        guard now < endNanos else {
+            stop()
+            return 0
+        }
+        let room = max(depth - unanswered, 0)
+        if isClosedLoop { return room }
+        let due = max(Int(Double(now - startedNanos) / 1e9 * rate) - issued, 0)
+        issued += due
+        return min(due, room)
+    }
+}
