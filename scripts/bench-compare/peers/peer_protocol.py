@@ -1,4 +1,4 @@
-"""The message shapes `bulwark bench` needs from a peer server, shared by the peer servers.
+"""What the peer servers share: the message shapes `bulwark bench` needs, and their command line.
 
 Peers serve two paths:
   /ws/echo  echo every text or binary message back unchanged (the echo scenario);
@@ -9,7 +9,9 @@ Replies are compact JSON with `jsonrpc` first, then `id` or `method`, as the gat
 (the load tool routes messages by that prefix). No security work at all: no signature, no rate
 limits, no validation, no matching; that is the point of the comparison.
 """
+import argparse
 import json
+import ssl
 import time
 
 HELLO = json.dumps(
@@ -58,3 +60,30 @@ class FanoutHub:
                 return answer, self.channels.get(channel, ()), notification
             return answer, (), None
         return reply(request_id, {}), (), None
+
+
+def peer_options():
+    """The peers' command line: --port PORT [--cert CERT --key KEY] [--ready-file FILE]."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--ready-file")
+    return parser.parse_args()
+
+
+def tls_context(options):
+    """A TLS 1.3-only server context when --cert is given (as the gateway serves), else None."""
+    if not options.cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(options.cert, options.key)
+    return context
+
+
+def announce_ready(options):
+    """Writes the listening address to --ready-file, which the harness waits for."""
+    if options.ready_file:
+        with open(options.ready_file, "w") as ready:
+            ready.write(f"127.0.0.1:{options.port}\n")

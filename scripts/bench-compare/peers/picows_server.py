@@ -2,13 +2,11 @@
 
 Usage: picows_server.py --port PORT [--cert CERT --key KEY] [--ready-file FILE]
 """
-import argparse
 import asyncio
-import ssl
 
 from picows import WSListener, WSMsgType, ws_create_server
 
-from peer_protocol import HELLO, FanoutHub
+from peer_protocol import HELLO, FanoutHub, announce_ready, peer_options, tls_context
 
 hub = FanoutHub()
 
@@ -54,21 +52,9 @@ def route(request):
 
 
 async def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--cert")
-    parser.add_argument("--key")
-    parser.add_argument("--ready-file")
-    args = parser.parse_args()
-    context = None
-    if args.cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_3
-        context.load_cert_chain(args.cert, args.key)
-    server = await ws_create_server(route, "127.0.0.1", args.port, ssl=context, max_frame_size=1 << 24)
-    if args.ready_file:
-        with open(args.ready_file, "w") as ready:
-            ready.write(f"127.0.0.1:{args.port}\n")
+    args = peer_options()
+    server = await ws_create_server(route, "127.0.0.1", args.port, ssl=tls_context(args), max_frame_size=1 << 24)
+    announce_ready(args)
     async with server:
         await server.serve_forever()
 

@@ -2,13 +2,11 @@
 
 Usage: websockets_server.py --port PORT [--cert CERT --key KEY] [--ready-file FILE]
 """
-import argparse
 import asyncio
-import ssl
 
 from websockets.asyncio.server import broadcast, serve
 
-from peer_protocol import HELLO, FanoutHub
+from peer_protocol import HELLO, FanoutHub, announce_ready, peer_options, tls_context
 
 hub = FanoutHub()
 
@@ -31,21 +29,9 @@ async def handler(connection):
 
 
 async def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--cert")
-    parser.add_argument("--key")
-    parser.add_argument("--ready-file")
-    args = parser.parse_args()
-    context = None
-    if args.cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_3
-        context.load_cert_chain(args.cert, args.key)
-    async with serve(handler, "127.0.0.1", args.port, ssl=context, max_size=1 << 24, compression=None, ping_interval=None, max_queue=None) as server:
-        if args.ready_file:
-            with open(args.ready_file, "w") as ready:
-                ready.write(f"127.0.0.1:{args.port}\n")
+    args = peer_options()
+    async with serve(handler, "127.0.0.1", args.port, ssl=tls_context(args), max_size=1 << 24, compression=None, ping_interval=None, max_queue=None) as server:
+        announce_ready(args)
         await server.serve_forever()
 
 
