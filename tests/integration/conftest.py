@@ -1,6 +1,7 @@
 """Starts the real `bulwark` binary on an ephemeral port for the integration tests."""
 import json
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -17,6 +18,20 @@ def run_cli(data, *args):
     out = subprocess.run([BINARY, *args, "--data", data, "--json"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, f"{args}: {out.stderr}"
     return json.loads(out.stdout)
+
+
+def provision_trader(data, prefix, fund, scopes="read,trade", key_options=()):
+    """A funded account with one new Ed25519 key, created through the operator CLI.
+
+    Returns (account_id, key_id, key). `key_options` are extra `keys create` flags (e.g. --sealed).
+    """
+    from bulwark_client import Ed25519Key, b64u
+
+    account_id = run_cli(data, "accounts", "create", "--name", f"{prefix}-{secrets.token_hex(4)}", "--fund", fund)["account_id"]
+    key = Ed25519Key()
+    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
+                     b64u(key.public_raw()), "--scopes", scopes, *key_options)["key_id"]
+    return account_id, key_id, key
 
 
 # Every test client connects from 127.0.0.1 (one address for the whole suite), and many tests

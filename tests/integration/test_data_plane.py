@@ -16,8 +16,8 @@ import urllib.request
 
 import pytest
 
-from bulwark_client import Client, Ed25519Key, b64u, channel_is, signing_string
-from conftest import Gateway, run_cli
+from bulwark_client import Client, b64u, signing_string
+from conftest import Gateway, provision_trader
 from raw_websocket import RawConnection
 
 INSTRUMENT = "ETH-USD"
@@ -40,11 +40,7 @@ def plane_gateway(workdir):
 
 
 def trader(server, prefix, fund="USD=100000000,ETH=100000"):
-    account = run_cli(server.data, "accounts", "create", "--name", f"{prefix}-{secrets.token_hex(4)}", "--fund", fund)["account_id"]
-    key = Ed25519Key()
-    key_id = run_cli(server.data, "keys", "create", "--account", account, "--type", key.type, "--public-key",
-                     b64u(key.public_raw()), "--scopes", "read,trade")["key_id"]
-    return account, key_id, key
+    return provision_trader(server.data, prefix, fund)
 
 
 def http_get(server, path):

@@ -17,8 +17,8 @@ import pyotp
 import pytest
 import websockets
 
-from bulwark_client import Client, Ed25519Key, b64u
-from conftest import BINARY, Gateway, run_cli
+from bulwark_client import Client, Ed25519Key
+from conftest import BINARY, Gateway, run_cli, provision_trader
 
 
 def run(coro):
@@ -26,11 +26,7 @@ def run(coro):
 
 
 def trader(data, fund="USD=1000000,BTC=10", scopes="read,trade"):
-    account_id = run_cli(data, "accounts", "create", "--name", "i-" + secrets.token_hex(4), "--fund", fund)["account_id"]
-    key = Ed25519Key()
-    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
-                     b64u(key.public_raw()), "--scopes", scopes)["key_id"]
-    return account_id, key_id, key
+    return provision_trader(data, "i", fund, scopes)
 
 
 def order(client, coid, price="58000", qty="0.01"):

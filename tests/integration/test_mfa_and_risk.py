@@ -7,7 +7,6 @@ loopback addresses (127.0.x.y), which the gateway sees as other /24 networks.
 import asyncio
 import io
 import os
-import secrets
 import time
 
 import pyotp
@@ -17,7 +16,7 @@ import zxingcpp
 from PIL import Image
 
 from bulwark_client import Client, Ed25519Key, b64u, channel_is
-from conftest import BINARY, Gateway, run_cli
+from conftest import BINARY, Gateway, run_cli, provision_trader
 
 
 def run(coro):
@@ -25,11 +24,7 @@ def run(coro):
 
 
 def trader(data, scopes="read,trade", fund="USD=10000000,BTC=100"):
-    account_id = run_cli(data, "accounts", "create", "--name", "m-" + secrets.token_hex(4), "--fund", fund)["account_id"]
-    key = Ed25519Key()
-    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
-                     b64u(key.public_raw()), "--scopes", scopes)["key_id"]
-    return account_id, key_id, key
+    return provision_trader(data, "m", fund, scopes)
 
 
 def order(client, coid, price="58000", qty="0.01"):

@@ -7,14 +7,14 @@ so the per-IP and per-account buckets of one test never touch another's.
 import asyncio
 import json
 import os
-import secrets
 import ssl
 import time
 
 import pytest
 import websockets
 
-from bulwark_client import Client, Ed25519Key, b64u
+from bulwark_client import Client, Ed25519Key
+from conftest import provision_trader
 
 LIMITS = {
     "BULWARK_RATE_IP_HANDSHAKES": "8/60s",
@@ -52,11 +52,7 @@ def cli(server, *args):
 
 
 def trader(server, fund="USD=10000000,BTC=100"):
-    account_id = cli(server, "accounts", "create", "--name", "rl-" + secrets.token_hex(4), "--fund", fund)["account_id"]
-    key = Ed25519Key()
-    key_id = cli(server, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
-                 b64u(key.public_raw()), "--scopes", "read,trade")["key_id"]
-    return account_id, key_id, key
+    return provision_trader(server.data, "rl", fund)
 
 
 def connect(server, ip):

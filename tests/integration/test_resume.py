@@ -1,12 +1,11 @@
 """Resume after a forced disconnect: the session, its subscriptions and every private event missed
 in between, in order, exactly once (PROTOCOL.md §4.3)."""
 import asyncio
-import secrets
 
 import pytest
 
-from bulwark_client import Client, Ed25519Key, b64u
-from conftest import run_cli
+from bulwark_client import Client
+from conftest import provision_trader
 
 PRIVATE = ["orders", "fills", "balances", "session"]
 
@@ -16,11 +15,7 @@ def run(coro):
 
 
 def trader(data, fund):
-    account_id = run_cli(data, "accounts", "create", "--name", "r-" + secrets.token_hex(4), "--fund", fund)["account_id"]
-    key = Ed25519Key()
-    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
-                     b64u(key.public_raw()), "--scopes", "read,trade")["key_id"]
-    return account_id, key_id, key
+    return provision_trader(data, "r", fund)
 
 
 def private_events(messages):

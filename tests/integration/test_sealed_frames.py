@@ -1,15 +1,13 @@
 """Session keys (X25519, optionally hybrid with ML-KEM-768) and sealed frames, driven by an
 independent Python implementation (sealed.py: `cryptography` and `kyber-py`)."""
 import asyncio
-import base64
-import secrets
 
 import pytest
 import websockets
 
-from bulwark_client import Client, Ed25519Key, b64u
-from conftest import run_cli
-from sealed import AEAD, MAC, KeyOffer, SealedSession, b64d, header, seal
+from bulwark_client import Client, b64u
+from conftest import run_cli, provision_trader
+from sealed import AEAD, MAC, KeyOffer, SealedSession, b64d, seal
 
 
 def run(coro):
@@ -17,11 +15,7 @@ def run(coro):
 
 
 def trader(data, sealed="none", scopes="read,trade"):
-    account_id = run_cli(data, "accounts", "create", "--name", "k-" + secrets.token_hex(4), "--fund", "USD=1000000,BTC=10")["account_id"]
-    key = Ed25519Key()
-    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
-                     b64u(key.public_raw()), "--scopes", scopes, "--sealed", sealed)["key_id"]
-    return account_id, key_id, key
+    return provision_trader(data, "k", "USD=1000000,BTC=10", scopes, key_options=("--sealed", sealed))
 
 
 def identity(data):

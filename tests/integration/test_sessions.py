@@ -1,14 +1,13 @@
 """Session lifetimes, renewal in place, limits, and protection against vanished clients."""
 import asyncio
 import os
-import secrets
 import time
 
 import pytest
 import websockets
 
-from bulwark_client import Client, Ed25519Key, b64u, channel_is
-from conftest import Gateway, run_cli
+from bulwark_client import Client, channel_is
+from conftest import Gateway, provision_trader
 
 
 def run(coro):
@@ -16,11 +15,7 @@ def run(coro):
 
 
 def trader(data, fund="USD=1000000,BTC=10"):
-    account_id = run_cli(data, "accounts", "create", "--name", "s-" + secrets.token_hex(4), "--fund", fund)["account_id"]
-    key = Ed25519Key()
-    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
-                     b64u(key.public_raw()), "--scopes", "read,trade")["key_id"]
-    return account_id, key_id, key
+    return provision_trader(data, "s", fund)
 
 
 def event_is(kind):
