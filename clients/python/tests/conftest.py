@@ -14,7 +14,7 @@ _spec = importlib.util.spec_from_file_location("bulwark_integration_conftest", o
 integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(integration)
 sys.modules["bulwark_integration_conftest"] = integration
-BINARY, Gateway, run_cli = integration.BINARY, integration.Gateway, integration.run_cli
+BINARY, Gateway, run_cli, provision_trader = integration.BINARY, integration.Gateway, integration.run_cli, integration.provision_trader
 
 
 @pytest.fixture(scope="session")
