@@ -57,18 +57,8 @@ public enum RecoveryCodes {
     }
 
     private static func makeCode() -> String {
-        let random = SecureRandom.bytes(count: entropyBits / 8)
-        var symbols = [UInt8]()
-        var buffer: UInt32 = 0
-        var bitCount = 0
-        for byte in random {
-            buffer = buffer << 8 | UInt32(byte)
-            bitCount += 8
-            while bitCount >= 5 {
-                bitCount -= 5
-                symbols.append(alphabet[Int(buffer >> UInt32(bitCount) & 31)])
-            }
-        }
+        // 80 bits are exactly 16 symbols, so there is no zero-filled last one.
+        let symbols = Base32.symbols(of: SecureRandom.bytes(count: entropyBits / 8), alphabet: alphabet)
         var out = [UInt8]()
         for (index, symbol) in symbols.enumerated() {
             if index > 0, index % symbolsPerGroup == 0 { out.append(UInt8(ascii: "-")) }

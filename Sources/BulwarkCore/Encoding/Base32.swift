@@ -19,6 +19,18 @@ public enum Base32 {
 
     /// Encodes `bytes`; with `padding` the output is filled with `=` to a multiple of 8 characters.
     public static func encode(_ bytes: [UInt8], padding: Bool = false) -> String {
+        var out = symbols(of: bytes, alphabet: alphabet)
+        if padding {
+            while out.count % 8 != 0 { out.append(UInt8(ascii: "=")) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `bytes` as 5-bit groups, most significant bit first, each mapped through a 32-symbol
+    /// `alphabet`; leftover bits are left-aligned, zero-filled, in one last symbol.
+    /// Shared with other 32-symbol encodings (recovery codes use their own alphabet).
+    public static func symbols(of bytes: [UInt8], alphabet: [UInt8]) -> [UInt8] {
+        precondition(alphabet.count == 32, "a base32 alphabet has 32 symbols")
         var out = [UInt8]()
         out.reserveCapacity((bytes.count + 4) / 5 * 8)
         var buffer: UInt32 = 0
@@ -32,13 +44,9 @@ public enum Base32 {
             }
         }
         if bitCount > 0 {
-            // Left-align the leftover bits in one last character, zero-filled.
             out.append(alphabet[Int(buffer << UInt32(5 - bitCount) & 31)])
         }
-        if padding {
-            while out.count % 8 != 0 { out.append(UInt8(ascii: "=")) }
-        }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// Decodes `text`, or returns nil when it is not base32.
