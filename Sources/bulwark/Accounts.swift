@@ -14,7 +14,7 @@ struct Accounts: AsyncParsableCommand {
         @Argument(help: "Account id (a_...).") var accountID: String
         func run() async throws {
             try OperatorStore.open(options.resolvedData).setAccountStatus(id: accountID, .disabled, nowMs: SystemClock().nowMs())
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.account.disable", subject: accountID) }
+            OperatorAudit.record(data: options.resolvedData, "cli.account.disable", subject: accountID)
             print(options.json ? "{\"disabled\":true}" : "disabled \(accountID)")
         }
     }
@@ -25,7 +25,7 @@ struct Accounts: AsyncParsableCommand {
         @Argument(help: "Account id (a_...).") var accountID: String
         func run() async throws {
             try OperatorStore.open(options.resolvedData).setAccountStatus(id: accountID, .enabled, nowMs: SystemClock().nowMs())
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.account.enable", subject: accountID) }
+            OperatorAudit.record(data: options.resolvedData, "cli.account.enable", subject: accountID)
             print(options.json ? "{\"enabled\":true}" : "enabled \(accountID)")
         }
     }

@@ -15,7 +15,7 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "Key id (k_...).") var keyID: String
         func run() async throws {
             try OperatorStore.open(options.resolvedData).unlockKey(id: keyID, nowMs: SystemClock().nowMs())
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.key.unlock", subject: keyID) }
+            OperatorAudit.record(data: options.resolvedData, "cli.key.unlock", subject: keyID)
             print(options.json ? "{\"unlocked\":true}" : "unlocked \(keyID)")
         }
     }
@@ -79,9 +79,7 @@ struct Keys: AsyncParsableCommand {
             } catch let failure as KeyManagement.Failure {
                 throw CommandFailure(failure.description)
             }
-            if let store = try? OperatorStore.open(options.resolvedData) {
-                OperatorAudit.record(store, "cli.key.create", subject: created.key.id, details: ["account": account, "scopes": scopes])
-            }
+            OperatorAudit.record(data: options.resolvedData, "cli.key.create", subject: created.key.id, details: ["account": account, "scopes": scopes])
             KeyOperations.printCreated(created, json: options.json)
         }
     }
@@ -105,9 +103,7 @@ struct Keys: AsyncParsableCommand {
             do {
                 let (created, oldExpiresMs) = try KeyOperations.management(options.resolvedData).rotate(
                     keyID: keyID, newPublicKey: publicKey, overlapMinutes: overlapMinutes, nowMs: SystemClock().nowMs())
-                if let store = try? OperatorStore.open(options.resolvedData) {
-                    OperatorAudit.record(store, "cli.key.rotate", subject: keyID, details: ["new_key": created.key.id])
-                }
+                OperatorAudit.record(data: options.resolvedData, "cli.key.rotate", subject: keyID, details: ["new_key": created.key.id])
                 if options.json {
                     var w = JSONWriter()
                     w.beginObject()
@@ -144,7 +140,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             let store = try OperatorStore.open(options.resolvedData)
             try store.revokeKey(id: keyID, nowMs: SystemClock().nowMs())
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.key.revoke", subject: keyID) }
+            OperatorAudit.record(data: options.resolvedData, "cli.key.revoke", subject: keyID)
             print(options.json ? "{\"revoked\":true}" : "revoked \(keyID)")
         }
     }

@@ -41,7 +41,7 @@ struct MFA: AsyncParsableCommand {
             } catch let failure as MFAService.Failure {
                 throw CommandFailure(failure.description)
             }
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.mfa.enroll", subject: account) }
+            OperatorAudit.record(data: options.resolvedData, "cli.mfa.enroll", subject: account)
             if let qr {
                 guard FileManager.default.createFile(atPath: qr, contents: Data(enrollment.qrPNG)) else {
                     throw CommandFailure("cannot write \(qr)")
@@ -88,7 +88,7 @@ struct MFA: AsyncParsableCommand {
             } catch let failure as MFAService.Failure {
                 throw CommandFailure(failure.description)
             }
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.mfa.unlock", subject: account) }
+            OperatorAudit.record(data: options.resolvedData, "cli.mfa.unlock", subject: account)
             print(options.json ? "{\"unlocked\":true}" : "unlocked the TOTP factor of \(account)")
         }
     }
@@ -104,7 +104,7 @@ struct MFA: AsyncParsableCommand {
             } catch let failure as MFAService.Failure {
                 throw CommandFailure(failure.description)
             }
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.mfa.remove", subject: account) }
+            OperatorAudit.record(data: options.resolvedData, "cli.mfa.remove", subject: account)
             print(options.json ? "{\"removed\":true}" : "removed the TOTP factor of \(account)")
         }
     }

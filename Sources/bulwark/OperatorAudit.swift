@@ -11,4 +11,11 @@ enum OperatorAudit {
         all["subject"] = subject
         _ = try? store.appendAudit([AuditEntry(timeUs: SystemClock().nowUs(), event: event, actor: actor, outcome: .success, details: all)])
     }
+
+    /// Records `event` in the data folder's audit trail, opening the store just for that (the
+    /// one-shot commands that do not otherwise hold it open).
+    static func record(data: String, _ event: String, subject: String, details: [String: String] = [:]) {
+        guard let store = try? OperatorStore.open(data) else { return }
+        record(store, event, subject: subject, details: details)
+    }
 }

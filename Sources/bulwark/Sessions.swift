@@ -83,7 +83,7 @@ struct Sessions: AsyncParsableCommand {
             } catch let error as StoreError {
                 throw CommandFailure(error.description)
             }
-            if let store = try? OperatorStore.open(options.resolvedData) { OperatorAudit.record(store, "cli.session.revoke", subject: SessionRendering.hash(sessionID)) }
+            OperatorAudit.record(data: options.resolvedData, "cli.session.revoke", subject: SessionRendering.hash(sessionID))
             print(options.json ? "{\"revoked\":true}" : "revoked \(sessionID)")
         }
     }
