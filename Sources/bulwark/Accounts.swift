@@ -136,7 +136,7 @@ enum AssetName {
 
 /// Opens an existing data folder's store for operator commands; never creates one by accident.
 enum OperatorStore {
-    static func open(_ path: String) throws -> SQLiteStore {
+    static func open(_ path: String) throws -> any Store {
         let folder = DataFolder(path: path)
         guard FileManager.default.fileExists(atPath: folder.databasePath) else {
             throw CommandFailure("no database in \(path): run `bulwark init --data \(path)` or `bulwark serve` first")

@@ -68,7 +68,7 @@ struct Audit: AsyncParsableCommand {
         @Option(name: .long, help: "At most this many records.") var limit: Int = 50
 
         func run() async throws {
-            let records = try OperatorStore.open(options.resolvedData).searchAudit(event: event, actor: actor, limit: max(1, min(limit, 10_000)))
+            let records = try OperatorStore.open(options.resolvedData).searchAudit(event: event, actor: actor, sinceUs: nil, limit: max(1, min(limit, 10_000)))
             for record in records { print(record.exportJSON) }
         }
     }

@@ -6,7 +6,7 @@ import Foundation
 enum OperatorAudit {
     static var actor: String { "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown") }
 
-    static func record(_ store: SQLiteStore, _ event: String, subject: String, details: [String: String] = [:]) {
+    static func record(_ store: any Store, _ event: String, subject: String, details: [String: String] = [:]) {
         var all = details
         all["subject"] = subject
         _ = try? store.appendAudit([AuditEntry(timeUs: SystemClock().nowUs(), event: event, actor: actor, outcome: .success, details: all)])

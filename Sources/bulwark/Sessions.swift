@@ -71,7 +71,7 @@ struct Sessions: AsyncParsableCommand {
             let now = SystemClock().nowMs()
             if let account {
                 guard sessionID == nil else { throw CommandFailure("give a session id or --account, not both") }
-                let live = try store.sessionRecords(accountID: account, limit: 10_000)
+                let live = try store.sessionRecords(accountID: account, includeEnded: false, limit: 10_000)
                 for record in live { try? store.requestSessionRevocation(id: record.id, nowMs: now) }
                 OperatorAudit.record(store, "cli.account.sessions.revoke", subject: account, details: ["sessions": String(live.count)])
                 print(options.json ? "{\"revoked\":\(live.count)}" : "revoked \(live.count) session(s) of \(account)")

@@ -95,7 +95,7 @@ import Testing
             TOTPRecord(accountID: other.id, secretSealed: stolen.secretSealed, algorithm: stolen.algorithm, digits: 6, periodSeconds: 30, createdMs: 0),
             recoveryCodeHashes: [])
         let box = try SecretBox(masterKey: masterKey)
-        #expect(throws: SecretBox.Failure.self) { try box.open(stolen.secretSealed, boundTo: SQLiteStore.totpSeedBinding(accountID: other.id)) }
+        #expect(throws: SecretBox.Failure.self) { try box.open(stolen.secretSealed, boundTo: SealedSecretBinding.totpSeed(accountID: other.id)) }
         #expect(throws: MFAService.Failure.self) { try mfa.enroll(accountID: account, digits: 9, nowMs: now) }
     }
 }

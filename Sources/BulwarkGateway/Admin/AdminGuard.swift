@@ -39,13 +39,13 @@ final class AdminGuard: Sendable {
 
     static let stepUpTTLMs: Int64 = 5 * 60_000
     private let token: [UInt8]
-    private let store: SQLiteStore
+    private let store: any Store
     private let secretBox: @Sendable () throws -> SecretBox
     private let clock: any WallClock
     /// Stepped-up operators (certificate fingerprint → until when).
     private let steppedUp = Mutex<[String: Int64]>([:])
 
-    init(token: String, store: SQLiteStore, secretBox: @escaping @Sendable () throws -> SecretBox, clock: any WallClock) {
+    init(token: String, store: any Store, secretBox: @escaping @Sendable () throws -> SecretBox, clock: any WallClock) {
         self.token = Array(token.utf8)
         self.store = store
         self.secretBox = secretBox
@@ -104,7 +104,7 @@ public enum OperatorTOTP {
     static let binding = "admin-totp"
 
     /// Creates (or replaces) the factor; returns the otpauth URI and the secret.
-    public static func enroll(store: SQLiteStore, box: SecretBox, issuer: String = "Bulwark admin") throws -> (uri: String, secret: String, qrPNG: [UInt8]) {
+    public static func enroll(store: any Store, box: SecretBox, issuer: String = "Bulwark admin") throws -> (uri: String, secret: String, qrPNG: [UInt8]) {
         let secret = TOTP.generateSecret(for: .sha1)
         let totp = try TOTP(secret: secret)
         try store.setSetting(settingKey, try box.seal(secret, boundTo: binding))
@@ -113,7 +113,7 @@ public enum OperatorTOTP {
         return (uri, Base32.encode(secret), try QRCode.encode(Array(uri.utf8)).png())
     }
 
-    static func verify(code: String, store: SQLiteStore, secretBox: @Sendable () throws -> SecretBox, nowMs: Int64) -> Outcome {
+    static func verify(code: String, store: any Store, secretBox: @Sendable () throws -> SecretBox, nowMs: Int64) -> Outcome {
         guard let sealed = (try? store.setting(settingKey)) ?? nil else { return .notEnrolled }
         guard let secret = try? secretBox().open(sealed, boundTo: binding), let totp = try? TOTP(secret: secret),
             let counter = totp.verify(code, atUnixMs: nowMs)

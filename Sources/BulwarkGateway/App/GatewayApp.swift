@@ -15,7 +15,7 @@ import NIOWebSocket
 public final class GatewayApp: Sendable {
     let configuration: GatewayConfiguration
     let clock: any WallClock
-    let store: SQLiteStore
+    let store: any Store
     let sessions: SessionRegistry
     let login: SignatureLogin
     let loginThrottle: LoginThrottle
@@ -55,7 +55,7 @@ public final class GatewayApp: Sendable {
     }
 
     init(
-        configuration: GatewayConfiguration, clock: any WallClock, store: SQLiteStore, identity: IdentityKey,
+        configuration: GatewayConfiguration, clock: any WallClock, store: any Store, identity: IdentityKey,
         venue: BuiltinVenue, hub: FanoutHub, marketData: MarketDataPublisher, logger: Logger
     ) {
         self.configuration = configuration

@@ -6,7 +6,7 @@ import Logging
 /// Keeps session records in the store, so `bulwark sessions list` and the admin API can show live
 /// and past sessions. A failed write is logged and never fails the login or request it came from.
 struct StoreSessionJournal: SessionJournal {
-    let store: SQLiteStore
+    let store: any Store
     let logger: Logger
 
     func sessionStarted(_ session: Session) { save(session) }

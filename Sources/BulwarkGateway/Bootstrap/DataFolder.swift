@@ -44,7 +44,7 @@ public struct DataFolder: Sendable {
     }
 
     /// Opens the store, creating the folder, database, TLS material and identity key as needed.
-    public func prepare(clock: any WallClock, demo: Bool) throws -> (SQLiteStore, IdentityKey, Report) {
+    public func prepare(clock: any WallClock, demo: Bool) throws -> (any Store, IdentityKey, Report) {
         var report = Report()
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: path) {
@@ -84,7 +84,7 @@ public struct DataFolder: Sendable {
 
     /// The demo account, its Ed25519 key (private key written once, 0600) and the house account
     /// that provides resting liquidity. Created on the first run only.
-    private func provisionDemo(store: SQLiteStore, clock: any WallClock, report: inout Report) throws -> DemoCredentials? {
+    private func provisionDemo(store: any Store, clock: any WallClock, report: inout Report) throws -> DemoCredentials? {
         if let existing = try store.setting("demo.key_id"), let account = try store.setting("demo.account_id") {
             report.reused.append("demo account \(account) and key \(existing)")
             return DemoCredentials(accountID: account, keyID: existing, privateKeyPath: demoPrivateKeyPath)

@@ -16,7 +16,7 @@ final class AuditTrail: Sendable {
         var lastCheckpointMs: Int64 = 0
     }
 
-    private let store: SQLiteStore
+    private let store: any Store
     private let identity: Curve25519.Signing.PrivateKey
     private let clock: any WallClock
     private let logger: Logger
@@ -35,7 +35,7 @@ final class AuditTrail: Sendable {
     private let writable = Atomic<Bool>(true)
     var isWritable: Bool { writable.load(ordering: .relaxed) }
 
-    init(store: SQLiteStore, identity: Curve25519.Signing.PrivateKey, clock: any WallClock, logger: Logger) {
+    init(store: any Store, identity: Curve25519.Signing.PrivateKey, clock: any WallClock, logger: Logger) {
         self.store = store
         self.identity = identity
         self.clock = clock

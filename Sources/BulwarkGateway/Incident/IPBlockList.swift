@@ -6,10 +6,10 @@ import Synchronization
 /// Loaded from the store at start and whenever an operator (or a detection rule) changes it.
 final class IPBlockList: Sendable {
     private let blocks = Mutex<[IPBlockRecord]>([])
-    private let store: SQLiteStore
+    private let store: any Store
     private let clock: any WallClock
 
-    init(store: SQLiteStore, clock: any WallClock) {
+    init(store: any Store, clock: any WallClock) {
         self.store = store
         self.clock = clock
     }

@@ -16,9 +16,9 @@ final class KillSwitches: Sendable {
     }
 
     private let active = Mutex(Active())
-    private let store: SQLiteStore
+    private let store: any Store
 
-    init(store: SQLiteStore) { self.store = store }
+    init(store: any Store) { self.store = store }
 
     func reload() throws {
         var next = Active()

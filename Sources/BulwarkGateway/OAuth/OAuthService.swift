@@ -17,7 +17,7 @@ final class OAuthService: Sendable {
     private let clock: any WallClock
     private let logger: Logger
 
-    init(configuration: GatewayConfiguration, issuer: String, store: SQLiteStore, box: SecretBox, identity: IdentityKey, sessions: SessionRegistry, clock: any WallClock, logger: Logger) throws {
+    init(configuration: GatewayConfiguration, issuer: String, store: any Store, box: SecretBox, identity: IdentityKey, sessions: SessionRegistry, clock: any WallClock, logger: Logger) throws {
         let oauth = configuration.oauth
         let settings = OAuthServerSettings(
             issuer: issuer, audience: oauth.audience, accessTokenTTLSeconds: oauth.accessTokenTTLSeconds, refreshTokenTTLMs: oauth.refreshTokenTTLMs,

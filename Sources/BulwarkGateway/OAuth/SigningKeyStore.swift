@@ -5,10 +5,10 @@ import BulwarkStore
 /// Token-signing keys at rest: generated here, private halves sealed with the master key (bound to
 /// their kid), rotated by age or on demand (`bulwark oauth keys rotate`).
 public struct SigningKeyStore: Sendable {
-    let store: SQLiteStore
+    let store: any Store
     let box: SecretBox
 
-    public init(store: SQLiteStore, box: SecretBox) {
+    public init(store: any Store, box: SecretBox) {
         self.store = store
         self.box = box
     }
@@ -28,7 +28,7 @@ public struct SigningKeyStore: Sendable {
     public func rotate(algorithm: JWSAlgorithm, nowMs: Int64) throws -> String {
         let key = try JWSPrivateKey.generate(algorithm)
         let kid = Identifier.random(prefix: "sk", bytes: 12)
-        let sealed = try box.seal(key.rawRepresentation, boundTo: SQLiteStore.signingKeyBinding(kid: kid))
+        let sealed = try box.seal(key.rawRepresentation, boundTo: SealedSecretBinding.signingKey(kid: kid))
         try store.rotateSigningKey(SigningKeyRecord(kid: kid, algorithm: algorithm.rawValue, sealedPrivateKey: sealed, createdMs: nowMs, retiredMs: nil))
         return kid
     }
@@ -37,7 +37,7 @@ public struct SigningKeyStore: Sendable {
         try store.pruneSigningKeys(retiredBeforeMs: nowMs - overlapMs - 86_400_000)
         let keys = try store.signingKeys().compactMap { record -> SigningKeySet.Key? in
             guard let algorithm = JWSAlgorithm(rawValue: record.algorithm) else { return nil }
-            let raw = try box.open(record.sealedPrivateKey, boundTo: SQLiteStore.signingKeyBinding(kid: record.kid))
+            let raw = try box.open(record.sealedPrivateKey, boundTo: SealedSecretBinding.signingKey(kid: record.kid))
             return SigningKeySet.Key(
                 kid: record.kid, privateKey: try JWSPrivateKey(algorithm: algorithm, raw: raw), createdMs: record.createdMs, retiredMs: record.retiredMs)
         }

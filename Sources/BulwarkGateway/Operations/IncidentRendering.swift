@@ -94,7 +94,7 @@ public enum IncidentRendering {
 
 /// `bulwark audit verify` and `GET /admin/v1/audit/verify`: the whole chain, page by page.
 public enum AuditVerification {
-    public static func run(store: SQLiteStore, identities: [Curve25519.Signing.PublicKey]) -> AuditChainVerifier.Summary {
+    public static func run(store: any Store, identities: [Curve25519.Signing.PublicKey]) -> AuditChainVerifier.Summary {
         var verifier = AuditChainVerifier(identities: identities)
         var after: Int64 = 0
         while let page = try? store.auditRecords(afterSeq: after, limit: 2000), !page.isEmpty {

@@ -5,11 +5,11 @@ import Foundation
 
 /// Key lifecycle operations shared by the CLI and the admin API, so both validate the same way.
 public struct KeyManagement: Sendable {
-    public let store: SQLiteStore
+    public let store: any Store
     /// Opens the master key when an HMAC secret must be sealed.
     public let secretBox: @Sendable () throws -> SecretBox
 
-    public init(store: SQLiteStore, secretBox: @escaping @Sendable () throws -> SecretBox) {
+    public init(store: any Store, secretBox: @escaping @Sendable () throws -> SecretBox) {
         self.store = store
         self.secretBox = secretBox
     }

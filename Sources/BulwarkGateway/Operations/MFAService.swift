@@ -62,13 +62,13 @@ public final class MFAService: Sendable {
         public let recoveryCodesLeft: Int
     }
 
-    let store: SQLiteStore
+    let store: any Store
     let policy: Policy
     private let secretBox: @Sendable () throws -> SecretBox
     /// When each account's last failure happened (the count itself is in the store).
     private let lastFailure = Mutex<[String: Int64]>([:])
 
-    public init(store: SQLiteStore, policy: Policy = Policy(), secretBox: @escaping @Sendable () throws -> SecretBox) {
+    public init(store: any Store, policy: Policy = Policy(), secretBox: @escaping @Sendable () throws -> SecretBox) {
         self.store = store
         self.policy = policy
         self.secretBox = secretBox
@@ -84,7 +84,7 @@ public final class MFAService: Sendable {
         } catch {
             throw Failure("digits must be within 6...8")
         }
-        let sealed = try secretBox().seal(secret, boundTo: SQLiteStore.totpSeedBinding(accountID: accountID))
+        let sealed = try secretBox().seal(secret, boundTo: SealedSecretBinding.totpSeed(accountID: accountID))
         let codes = RecoveryCodes.generate()
         try store.saveTOTP(
             TOTPRecord(
@@ -148,7 +148,7 @@ public final class MFAService: Sendable {
 
     private func acceptTOTP(_ record: TOTPRecord, code: String, nowMs: Int64) -> Bool {
         guard let algorithm = TOTP.Algorithm(rawValue: record.algorithm),
-            let secret = try? secretBox().open(record.secretSealed, boundTo: SQLiteStore.totpSeedBinding(accountID: record.accountID)),
+            let secret = try? secretBox().open(record.secretSealed, boundTo: SealedSecretBinding.totpSeed(accountID: record.accountID)),
             let totp = try? TOTP(secret: secret, algorithm: algorithm, digits: record.digits, periodSeconds: record.periodSeconds),
             let counter = totp.verify(code, atUnixMs: nowMs)
         else { return false }

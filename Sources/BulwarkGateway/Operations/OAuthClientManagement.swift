@@ -16,7 +16,7 @@ public enum OAuthClientManagement {
 
     /// `jwkText`: one public JWK or a JWK Set (private_key_jwt). Keys without `kid` get their thumbprint.
     public static func create(
-        store: SQLiteStore, accountID: String, method: OAuthClientAuthMethod, jwkText: String?, scopes: String, label: String, nowMs: Int64
+        store: any Store, accountID: String, method: OAuthClientAuthMethod, jwkText: String?, scopes: String, label: String, nowMs: Int64
     ) throws -> Created {
         guard let scopeSet = Scope.parseList(scopes), !scopeSet.isEmpty else {
             throw ConfigurationError("--scopes must list read, trade, cancel or account")

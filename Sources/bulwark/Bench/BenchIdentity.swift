@@ -32,7 +32,7 @@ struct BenchIdentity: Sendable {
 /// runs: the gateway picks the rows up from its change feed within a second).
 struct BenchProvisioner: Sendable {
     let runLabel = "bench-" + Identifier.random(prefix: "r", bytes: 4)
-    private let store: SQLiteStore
+    private let store: any Store
     private let keys: KeyManagement
 
     init(dataFolder: String) throws {

@@ -80,7 +80,7 @@ extension SQLiteStore {
         }
     }
 
-    public func killSwitches(includeReleased: Bool = false) throws -> [KillSwitchRecord] {
+    public func killSwitches(includeReleased: Bool) throws -> [KillSwitchRecord] {
         try pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM kill_switches \(includeReleased ? "" : "WHERE released_ms IS NULL") ORDER BY id"

@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 
 /// OAuth clients, refresh-token families, issued access tokens and token-signing keys.
-extension SQLiteStore: OAuthRegistry {
+extension SQLiteStore {
     // MARK: Clients
 
     public func createOAuthClient(
@@ -33,7 +33,7 @@ extension SQLiteStore: OAuthRegistry {
         }
     }
 
-    public func oauthClients(accountID: String? = nil) throws -> [OAuthClientRecord] {
+    public func oauthClients(accountID: String?) throws -> [OAuthClientRecord] {
         try pool.read { db in
             if let accountID {
                 return try Row.fetchAll(db, sql: "SELECT * FROM oauth_clients WHERE account_id = ? ORDER BY created_ms", arguments: [accountID])

@@ -63,7 +63,7 @@ extension SQLiteStore {
     }
 
     /// Records in `seq` order, from `afterSeq`, in pages (for verify and export).
-    public func auditRecords(afterSeq: Int64 = 0, limit: Int = 1000) throws -> [AuditRecord] {
+    public func auditRecords(afterSeq: Int64, limit: Int) throws -> [AuditRecord] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [afterSeq, limit])
                 .map(Self.auditRecord)
@@ -71,7 +71,7 @@ extension SQLiteStore {
     }
 
     /// Records matching a filter, newest first (operators' search).
-    public func searchAudit(event: String? = nil, actor: String? = nil, sinceUs: Int64? = nil, limit: Int = 200) throws -> [AuditRecord] {
+    public func searchAudit(event: String?, actor: String?, sinceUs: Int64?, limit: Int) throws -> [AuditRecord] {
         var clauses: [String] = []
         var arguments: StatementArguments = []
         if let event {

@@ -58,7 +58,7 @@ extension SQLiteStore {
     }
 
     /// Lifts the subject's ban and tells running gateways; `notFound` when none is in force.
-    public func liftBan(subject: String, nowMs: Int64, notify: Bool = true) throws {
+    public func liftBan(subject: String, nowMs: Int64, notify: Bool) throws {
         try pool.write { db in
             try db.execute(
                 sql: "UPDATE bans SET lifted_ms = ? WHERE subject = ? AND lifted_ms IS NULL AND until_ms > ?", arguments: [nowMs, subject, nowMs])

@@ -113,7 +113,7 @@ extension SQLiteStore {
     }
 
     /// Sessions, newest first; live ones only unless `includeEnded`.
-    public func sessionRecords(accountID: String? = nil, includeEnded: Bool = false, limit: Int = 500) throws -> [SessionRecord] {
+    public func sessionRecords(accountID: String?, includeEnded: Bool, limit: Int) throws -> [SessionRecord] {
         var clauses: [String] = []
         var arguments: StatementArguments = []
         if let accountID {
