@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-# System packages: SQLite headers for GRDB, venv support for Python, a browser for the console test.
+# System packages: SQLite headers for GRDB, venv support for Python, a browser for the console test,
+# PostgreSQL (server and client tools) for the scale-out store.
 missing=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
+dpkg -s postgresql >/dev/null 2>&1 || missing+=(postgresql)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # Headless Chromium and NSS tools for the admin console's browser test.
 for package in chromium chromium-driver libnss3-tools; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
@@ -27,11 +29,22 @@ log "python test environment (.venv)"
 log "swift build (debug, with tests)"
 swift build --build-tests
 
-log "swift unit tests"
-swift test --skip-build
+log "PostgreSQL on loopback (a throwaway cluster for this run)"
+pg_dir="$(mktemp -d /tmp/bulwark-pg-XXXXXX)"
+pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+trap 'scripts/postgres-test-server stop "$pg_dir"' EXIT
+pg_url="$(scripts/postgres-test-server start "$pg_dir" "$pg_port")"
+
+log "swift unit tests (store contract tests on SQLite and on PostgreSQL)"
+BULWARK_TEST_POSTGRES_URL="$pg_url/postgres?sslmode=disable" swift test --skip-build
 
 log "integration tests (real server, real sockets)"
 TEST_BULWARK_BIN="$(swift build --show-bin-path)/bulwark" .venv/bin/python -m pytest tests/integration clients/python/tests -q -p no:cacheprovider
+
+log "integration tests again, every gateway on PostgreSQL (plus the two-node cluster tests)"
+BULWARK_REAL_BIN="$(swift build --show-bin-path)/bulwark" TEST_BULWARK_BIN="$PWD/tests/support/bulwark-on-postgres" \
+    TEST_BULWARK_STORE=postgres TEST_POSTGRES_URL="$pg_url" \
+    .venv/bin/python -m pytest tests/integration clients/python/tests -q -p no:cacheprovider
 
 log "attack suite (tests/attacks: ASVS 5.0 chapters, crash and fault tests)"
 TEST_BULWARK_BIN="$(swift build --show-bin-path)/bulwark" .venv/bin/python -m pytest tests/attacks -q -p no:cacheprovider

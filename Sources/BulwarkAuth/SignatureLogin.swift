@@ -46,6 +46,9 @@ public struct SignatureLogin: Sendable {
     /// against a throw-away key when the key id is unknown, so the response time does not say
     /// whether the key exists; the nonce is recorded only for a valid signature, so an attacker
     /// cannot burn a victim's nonces. Every other failure is the same `auth_failed`.
+    /// The answer while the credential store cannot be read.
+    public static let storeUnavailable = RPCError(.internalError, reason: "store_unavailable")
+
     public func verify(
         _ grant: SignatureGrant, challenge: String, clientIP: String = "", clientCertificateSHA256: String? = nil, nowMs: Int64
     ) -> Result<Granted, RPCError> {
@@ -53,7 +56,14 @@ public struct SignatureLogin: Sendable {
         guard abs(skew) <= recvWindowMs else {
             return .failure(RPCError(.timestampOutOfWindow, skewMs: skew))
         }
-        let key = (try? directory.apiKey(id: grant.keyID)) ?? nil
+        let key: APIKeyRecord?
+        do {
+            key = try directory.apiKey(id: grant.keyID)
+        } catch {
+            // The store is down (a cluster's PostgreSQL unreachable): fail closed, say so, and do
+            // not count it against the key. It reveals nothing about this key id.
+            return .failure(Self.storeUnavailable)
+        }
         let message = grant.signingString(challenge: challenge).bytes
         let signatureValid: Bool
         if let key, key.algorithm == .hmacSHA256 {
@@ -85,10 +95,13 @@ public struct SignatureLogin: Sendable {
 
         guard key.restrictions.allows(ip: clientIP) else { return .failure(RPCError(.authFailed)) }
 
-        guard key.isUsable(atMs: nowMs),
-            let account = (try? directory.account(id: key.accountID)) ?? nil,
-            account.status == .enabled
-        else { return .failure(RPCError(.authFailed)) }
+        let account: AccountRecord?
+        do {
+            account = try directory.account(id: key.accountID)
+        } catch {
+            return .failure(Self.storeUnavailable)
+        }
+        guard key.isUsable(atMs: nowMs), let account, account.status == .enabled else { return .failure(RPCError(.authFailed)) }
 
         let requested: Set<Scope>
         if let names = grant.scopes {

@@ -39,12 +39,14 @@ extension SQLiteStore {
         }
     }
 
-    /// Records a ban the gateway imposed (replacing the subject's previous one).
+    /// Records a ban the gateway imposed (replacing the subject's previous one) and tells the other
+    /// gateways following the same database.
     public func recordBan(_ ban: BanRecord) throws {
         try pool.write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO bans (subject, since_ms, until_ms, level, reason, lifted_ms) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [ban.subject, ban.sinceMs, ban.untilMs, ban.level, ban.reason, ban.liftedMs])
+            try Self.appendChange(db, kind: .banImposed, subject: ban.subject, nowMs: ban.sinceMs)
         }
     }
 

@@ -18,6 +18,8 @@ public struct ChangeEvent: Sendable, Equatable {
         case ipBlocks = "ip_blocks"
         /// An operator lifted a ban (`bulwark bans lift`); the subject is `ip:…` or `key:…`.
         case banLifted = "ban_lifted"
+        /// A gateway banned a subject (`ip:…` or `key:…`): the other nodes of a cluster enforce it too.
+        case banImposed = "ban_imposed"
         /// An operator changed an account's rate-limit tier (`bulwark accounts set-tier`).
         case accountTierChanged = "account_tier_changed"
         /// An OAuth access token was revoked (RFC 7009, family revocation, client revocation); the

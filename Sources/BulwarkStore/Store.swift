@@ -135,3 +135,20 @@ public enum SealedSecretBinding {
     public static func totpSeed(accountID: String) -> String { "totp:" + accountID }
     public static func signingKey(kid: String) -> String { "oauth-signing:" + kid }
 }
+
+/// A store that says when its change feed may have grown (PostgreSQL: LISTEN/NOTIFY), so a
+/// follower reacts within milliseconds instead of polling fast.
+public protocol ChangeSignalling: Sendable {
+    /// Yields after every notification and after every (re)connection of the listener, when
+    /// notifications may have been missed: the follower then re-reads from its cursor, so nothing
+    /// is lost across a dropped connection.
+    func changeSignals() -> AsyncStream<Void>
+}
+
+/// A store several gateway nodes share, through which they exchange rate-limit spending
+/// (`ClusterRateLedger`): PostgreSQL.
+public protocol RateCounterExchange: Sendable {
+    /// Adds `spending` to `node`'s counters, then returns the other nodes' counters that changed
+    /// within the last `windowMs` (by the database's clock), in one round trip where possible.
+    func exchangeRateCounters(node: String, spending: [ClusterRateLedger.Key: Int64], windowMs: Int64) throws -> [ClusterRateLedger.Counter]
+}

@@ -138,6 +138,14 @@ enum AssetName {
 enum OperatorStore {
     static func open(_ path: String) throws -> any Store {
         let folder = DataFolder(path: path)
+        let location = try StoreLocation.fromEnvironment()
+        if case .postgres = location {
+            // The database is shared; the folder still holds the keys operator commands need.
+            guard FileManager.default.fileExists(atPath: folder.identityKeyPath) else {
+                throw CommandFailure("no data folder at \(path): run `bulwark init --data \(path)` first")
+            }
+            return try folder.openStore(location, nodeID: "cli")
+        }
         guard FileManager.default.fileExists(atPath: folder.databasePath) else {
             throw CommandFailure("no database in \(path): run `bulwark init --data \(path)` or `bulwark serve` first")
         }

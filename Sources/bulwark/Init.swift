@@ -13,7 +13,7 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         let folder = DataFolder(path: options.resolvedData)
-        let (_, _, report) = try folder.prepare(clock: SystemClock(), demo: !noDemo)
+        let (_, _, report) = try folder.prepare(clock: SystemClock(), demo: !noDemo, store: try StoreLocation.fromEnvironment(), nodeID: "cli")
         if options.json {
             var w = JSONWriter()
             w.beginObject()

@@ -12,6 +12,29 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY = os.environ.get("TEST_BULWARK_BIN", os.path.join(ROOT, ".build", "debug", "bulwark"))
 
+# The store behind every test gateway: "sqlite" (default), or "postgres" when scripts/test.sh runs
+# the suite a second time through tests/support/bulwark-on-postgres (one database per data folder).
+STORE = os.environ.get("TEST_BULWARK_STORE", "sqlite")
+sqlite_only = pytest.mark.skipif(STORE != "sqlite", reason="edits the SQLite file directly; the PostgreSQL store has its own test")
+
+
+def postgres_database(data):
+    """The database tests/support/bulwark-on-postgres gives this data folder."""
+    import hashlib
+    return "bt_" + hashlib.sha1(os.path.realpath(data).encode()).hexdigest()[:24]
+
+
+def stored_bytes(data):
+    """Everything the store holds for a data folder, as bytes: the SQLite files, or a pg_dump."""
+    if STORE == "postgres":
+        url = os.environ["TEST_POSTGRES_URL"] + "/" + postgres_database(data)
+        return subprocess.run(["pg_dump", "--data-only", url], capture_output=True, check=True, timeout=60).stdout
+    blob = b""
+    for name in os.listdir(data):
+        if name.startswith("bulwark.sqlite"):
+            blob += open(os.path.join(data, name), "rb").read()
+    return blob
+
 
 def run_cli(data, *args):
     """Runs an operator command with --json and returns its parsed output."""

@@ -214,15 +214,13 @@ def test_hmac_keys_are_refused_unless_enabled(gateway):
 
 
 def test_hmac_keys_when_enabled_with_secrets_sealed_at_rest_and_master_key_rotation(workdir):
-    from conftest import Gateway, run_cli
+    from conftest import Gateway, run_cli, stored_bytes
     server = Gateway(os.path.join(workdir, "hmac"), extra_env={"BULWARK_AUTH_HMAC_ENABLED": "true"})
     try:
         key_id, secret, secret_text = create_hmac_key(server.data)
         # The database holds no cleartext secret.
-        for name in os.listdir(server.data):
-            if name.startswith("bulwark.sqlite"):
-                blob = open(os.path.join(server.data, name), "rb").read()
-                assert secret not in blob and secret_text.encode() not in blob
+        blob = stored_bytes(server.data)
+        assert secret not in blob and secret_text.encode() not in blob
 
         async def login_ok():
             client, reply = await try_login(server, key_id, HMACKey(secret))

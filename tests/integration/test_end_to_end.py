@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from bulwark_client import Client, Ed25519Key, P256Key, b64u, channel_is
-from conftest import BINARY, Gateway, run_cli
+from conftest import BINARY, STORE, Gateway, run_cli
 
 
 def run(coro):
@@ -42,7 +42,8 @@ def trader(cli):
 
 def test_first_run_created_data_folder_with_private_files(gateway):
     data = gateway.data
-    for path in ["bulwark.sqlite", "tls/ca.pem", "tls/server.pem", "keys/gateway-identity.pem", "demo/demo.json"]:
+    database = ["bulwark.sqlite"] if STORE == "sqlite" else []
+    for path in database + ["tls/ca.pem", "tls/server.pem", "keys/gateway-identity.pem", "demo/demo.json"]:
         assert os.path.exists(os.path.join(data, path)), path
     for secret in ["tls/ca-key.pem", "tls/server-key.pem", "keys/gateway-identity.pem", "demo/demo-ed25519.pem"]:
         mode = stat.S_IMODE(os.stat(os.path.join(data, secret)).st_mode)

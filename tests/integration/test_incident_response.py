@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from bulwark_client import Client, Ed25519Key
-from conftest import BINARY, Gateway, run_cli, provision_trader
+from conftest import BINARY, Gateway, run_cli, provision_trader, sqlite_only
 
 
 def run(coro):
@@ -124,6 +124,7 @@ def tamper(data, statement, *args):
     return copy
 
 
+@sqlite_only
 def test_audit_verify_names_the_first_bad_record(workdir):
     data = os.path.join(workdir, "audit")   # written by the test above (same module order)
     if not os.path.exists(data):

@@ -16,7 +16,7 @@ import zxingcpp
 from PIL import Image
 
 from bulwark_client import Client, Ed25519Key, b64u, channel_is
-from conftest import BINARY, Gateway, run_cli, provision_trader
+from conftest import BINARY, Gateway, run_cli, provision_trader, stored_bytes
 
 
 def run(coro):
@@ -64,10 +64,7 @@ def test_enrolment_gives_a_scannable_otpauth_qr_code_and_recovery_codes(mfa_gate
     status = run_cli(mfa_gateway.data, "mfa", "status", "--account", account_id)
     assert status == {"enrolled": True, "active": False, "algorithm": "SHA1", "digits": 6, "recovery_codes_left": 10}
     # The seed is sealed at rest: the database never holds it in the clear.
-    database = open(os.path.join(mfa_gateway.data, "bulwark.sqlite"), "rb").read()
-    wal = os.path.join(mfa_gateway.data, "bulwark.sqlite-wal")
-    if os.path.exists(wal):
-        database += open(wal, "rb").read()
+    database = stored_bytes(mfa_gateway.data)
     raw_secret = __import__("base64").b32decode(enrolment["secret"] + "=" * (-len(enrolment["secret"]) % 8))
     assert raw_secret not in database and enrolment["secret"].encode() not in database
 

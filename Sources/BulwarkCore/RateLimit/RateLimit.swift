@@ -89,13 +89,25 @@ public struct GCRAState: Sendable, Equatable {
         let next = base + units * interval
         guard next - now <= span else {
             return RateDecision(
-                allowed: false, cost: 0, remaining: (now + span - base) / interval, limit: limit,
+                allowed: false, cost: 0, remaining: max(0, (now + span - base) / interval), limit: limit,
                 resetMs: Self.ceilMs(base - now), retryAfterMs: max(1, Self.ceilMs(next - span - now)))
         }
         tatUs = next
         return RateDecision(
             allowed: true, cost: units, remaining: (now + span - next) / interval, limit: limit,
             resetMs: Self.ceilMs(next - now), retryAfterMs: 0)
+    }
+
+    /// Takes `cost` units that were spent elsewhere (another gateway node) without asking. The
+    /// bucket may go into debt, so that spending several nodes admitted at once is paid back by
+    /// admitting less afterwards; the debt is capped at one burst (the most a node can admit
+    /// unseen within the documented bound), so nobody waits longer than two periods.
+    public mutating func absorb(_ cost: Int64, limit: RateLimit, nowMs: Int64) {
+        guard cost > 0 else { return }
+        let now = nowMs * 1000
+        let interval = limit.emissionIntervalUs
+        let units = min(cost, 2 * limit.count)
+        tatUs = min(max(tatUs, now) + units * interval, now + 2 * interval * limit.count)
     }
 
     /// The bucket's state without charging it.

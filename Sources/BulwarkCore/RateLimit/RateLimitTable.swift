@@ -29,6 +29,16 @@ public final class RateLimitTable: Sendable {
         }
     }
 
+    /// Spends `cost` units of the key's bucket that were spent on another node (see `GCRAState.absorb`).
+    public func absorb(_ key: String, cost: Int64, limit: RateLimit, nowMs: Int64) {
+        buckets.withLock { buckets in
+            guard buckets[key] != nil || buckets.count < capacity else { return }
+            var state = buckets[key, default: GCRAState()]
+            state.absorb(cost, limit: limit, nowMs: nowMs)
+            buckets[key] = state
+        }
+    }
+
     /// The key's bucket without charging it.
     public func peek(_ key: String, limit: RateLimit, nowMs: Int64) -> RateDecision {
         buckets.withLock { ($0[key] ?? GCRAState()).peek(limit: limit, nowMs: nowMs) }

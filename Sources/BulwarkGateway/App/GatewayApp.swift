@@ -17,6 +17,15 @@ public final class GatewayApp: Sendable {
     let clock: any WallClock
     let store: any Store
     let sessions: SessionRegistry
+    /// The exchange of per-account rate-limit spending with the other nodes (PostgreSQL only).
+    var clusterRateSync: ClusterRateSync? {
+        guard let ledger = rateLimits.accounts.ledger, let exchange = store as? any RateCounterExchange else { return nil }
+        return ClusterRateSync(
+            exchange: exchange, ledger: ledger, limits: rateLimits.accounts, node: configuration.nodeID,
+            interval: .milliseconds(configuration.rateSyncMs), clock: clock, logger: logger)
+    }
+    /// Set when several nodes share the store (PostgreSQL): the session limit counts them all.
+    let clusterSessions: ClusterSessions?
     let login: SignatureLogin
     let loginThrottle: LoginThrottle
     let mfa: MFAService
@@ -76,6 +85,9 @@ public final class GatewayApp: Sendable {
             journal: SessionLifecycleJournal(
                 store: StoreSessionJournal(store: store, logger: logger), privateLog: marketData.privateLog,
                 savedSubscriptions: savedSubscriptions, audit: audit))
+        clusterSessions = configuration.store == .sqlite
+            ? nil
+            : ClusterSessions(store: store, maxPerAccount: configuration.sessionsPerAccount, onLimit: configuration.sessionLimitBehaviour)
         let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
         mfa = MFAService(store: store, policy: configuration.mfa) { try SecretBox(masterKey: SecretBox.loadKey(file: masterKeyPath)) }
         adminGuard = AdminGuard(
@@ -99,12 +111,14 @@ public final class GatewayApp: Sendable {
                 (try? SecretBox.loadKey(file: masterKeyPath)).flatMap { try? SecretBox(masterKey: $0) }
             })
         loginThrottle = LoginThrottle(policy: configuration.loginThrottle)
+        // Several nodes on one store share per-account spending (none to share with on SQLite).
+        let ledger = configuration.store != .sqlite && store is any RateCounterExchange ? ClusterRateLedger(startedMs: clock.nowMs()) : nil
         rateLimits = RateLimits(
             settings: configuration.rateLimits, logger: logger, tierOf: { try? store.accountTier(id: $0) },
             journal: { ban in
                 try? store.recordBan(
                     BanRecord(subject: ban.subject.description, sinceMs: ban.sinceMs, untilMs: ban.untilMs, level: ban.level, reason: ban.reason))
-            })
+            }, ledger: ledger)
         // Bans outlive a restart (an abuser does not get a fresh start by crashing us).
         for record in (try? store.activeBans(nowMs: clock.nowMs())) ?? [] {
             guard let subject = BanSubject(record.subject) else { continue }

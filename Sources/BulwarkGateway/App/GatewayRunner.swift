@@ -34,7 +34,8 @@ public struct GatewayRunner: Sendable {
         let logger = Logger(label: "bulwark")
         let clock = SystemClock()
         let folder = DataFolder(path: configuration.dataDirectory)
-        let (store, identity, report) = try folder.prepare(clock: clock, demo: configuration.demoEnabled)
+        let (store, identity, report) = try folder.prepare(
+            clock: clock, demo: configuration.demoEnabled, store: configuration.store, nodeID: configuration.nodeID)
 
 
         let hub = FanoutHub()
@@ -202,6 +203,7 @@ struct GatewayService: Service {
             tasks.addTask { await app.changeFeed.run() }
             tasks.addTask { await SessionSweeper(app: app).run() }
             tasks.addTask { await app.audit.run() }
+            if let sync = app.clusterRateSync { tasks.addTask { await sync.run() } }
             if let liquidity { tasks.addTask { await liquidity.run() } }
             for provider in tls {
                 tasks.addTask { await CertificateWatcher(tls: provider).pollFiles() }
@@ -241,13 +243,18 @@ struct GatewayService: Service {
     }
 }
 
-/// Applies changes made by other processes (the CLI) to this node: polled every 250 ms, and
-/// caught up synchronously at each login, so a script that creates an account, funds it and logs in
-/// straight away never races the poll.
+/// Applies changes made by other processes (the CLI, other gateway nodes) to this node, and
+/// catches up synchronously at each login, so a script that creates an account, funds it and logs
+/// in straight away never races the follower.
+///
+/// SQLite: the feed is polled every 250 ms. PostgreSQL: every notification (and every reconnect of
+/// the listener) triggers a read at once, and a 1 s poll backs it up; a revocation on one node
+/// reaches every node's sockets in well under a second either way.
 actor ChangeFeedFollower {
     let app: GatewayApp
     private var cursor: Int64
     static let pollInterval = Duration.milliseconds(250)
+    static let backstopInterval = Duration.seconds(1)
 
     init(app: GatewayApp, afterSeq: Int64) {
         self.app = app
@@ -255,8 +262,22 @@ actor ChangeFeedFollower {
     }
 
     func run() async {
+        guard let signalling = app.store as? any ChangeSignalling else {
+            await poll(every: Self.pollInterval)
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in signalling.changeSignals() { await self.catchUp() }
+            }
+            group.addTask { await self.poll(every: Self.backstopInterval) }
+            await group.waitForAll()
+        }
+    }
+
+    private func poll(every interval: Duration) async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: Self.pollInterval)
+            try? await Task.sleep(for: interval)
             await catchUp()
         }
     }
@@ -296,6 +317,15 @@ actor ChangeFeedFollower {
             if let subject = BanSubject(change.subject) {
                 let lifted = app.rateLimits.abuse.lift(subject, nowMs: app.clock.nowMs())
                 app.logger.notice("ban lifted by an operator", metadata: ["subject": "\(subject)", "was_active": "\(lifted)"])
+            }
+        case .banImposed:
+            // Another node's ban (or this node's own, already in force: restoring it is harmless).
+            let now = app.clock.nowMs()
+            if let record = try? app.store.activeBans(nowMs: now).first(where: { $0.subject == change.subject }),
+                let subject = BanSubject(record.subject)
+            {
+                app.rateLimits.abuse.bans.restore(
+                    BanList.Ban(subject: subject, sinceMs: record.sinceMs, untilMs: record.untilMs, level: record.level, reason: record.reason))
             }
         case .accountTierChanged:
             app.rateLimits.accounts.forgetTier(accountID: change.subject)

@@ -44,7 +44,9 @@ public struct DataFolder: Sendable {
     }
 
     /// Opens the store, creating the folder, database, TLS material and identity key as needed.
-    public func prepare(clock: any WallClock, demo: Bool) throws -> (any Store, IdentityKey, Report) {
+    public func prepare(
+        clock: any WallClock, demo: Bool, store location: StoreLocation = .sqlite, nodeID: String? = nil
+    ) throws -> (any Store, IdentityKey, Report) {
         var report = Report()
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: path) {
@@ -54,9 +56,16 @@ public struct DataFolder: Sendable {
         for sub in ["keys", "tls"] {
             try fileManager.createDirectory(atPath: path + "/" + sub, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        let databaseExisted = fileManager.fileExists(atPath: databasePath)
-        let store = try SQLiteStore(path: databasePath)
-        (databaseExisted ? \Report.reused : \Report.created).appendTo(&report, "database \(databasePath)")
+        let store: any Store
+        switch location {
+        case .sqlite:
+            let databaseExisted = fileManager.fileExists(atPath: databasePath)
+            store = try SQLiteStore(path: databasePath)
+            (databaseExisted ? \Report.reused : \Report.created).appendTo(&report, "database \(databasePath)")
+        case .postgres:
+            store = try openStore(location, nodeID: nodeID ?? StoreLocation.defaultNodeID(dataDirectory: path))
+            report.reused.append("database \(location.description)")
+        }
 
         switch try pki.ensure() {
         case .createdAuthorityAndServer:
@@ -84,6 +93,16 @@ public struct DataFolder: Sendable {
 
     /// The demo account, its Ed25519 key (private key written once, 0600) and the house account
     /// that provides resting liquidity. Created on the first run only.
+    /// Opens the store at `location` (for PostgreSQL: connects and runs pending migrations).
+    public func openStore(_ location: StoreLocation, nodeID: String) throws -> any Store {
+        switch location {
+        case .sqlite:
+            return try SQLiteStore(path: databasePath)
+        case .postgres(let url):
+            return try PostgresStoreOpener.open(url: url, nodeID: nodeID)
+        }
+    }
+
     private func provisionDemo(store: any Store, clock: any WallClock, report: inout Report) throws -> DemoCredentials? {
         if let existing = try store.setting("demo.key_id"), let account = try store.setting("demo.account_id") {
             report.reused.append("demo account \(account) and key \(existing)")

@@ -13,6 +13,12 @@ public struct ConfigurationError: Error, CustomStringConvertible {
 /// environment variables, the JSON config file, and the defaults of `SettingCatalogue`.
 public struct GatewayConfiguration: Sendable {
     public var dataDirectory: String
+    /// Where accounts, keys, sessions and the audit trail live (`store.url`).
+    public var store: StoreLocation = .sqlite
+    /// This node's name in a cluster (`cluster.node_id`).
+    public var nodeID: String = ""
+    /// How often cluster nodes exchange rate-limit spending (`cluster.rate_sync_ms`).
+    public var rateSyncMs: Int64 = 200
     public var listenHost: String
     public var listenPort: Int
     public var tlsEnabled: Bool
@@ -194,6 +200,11 @@ public struct GatewayConfiguration: Sendable {
             sessionWarningLeadMs: Int64(int("session.warning_lead_ms")), sessionsPerAccount: int("session.max_per_account"),
             sessionLimitBehaviour: limitBehaviour,
             shutdownDrainMs: Int64(int("shutdown.drain_ms")), demoEnabled: bool("demo.enabled"))
+        configuration.store = try StoreLocation(url: string("store.url"))
+        configuration.rateSyncMs = Int64(int("cluster.rate_sync_ms"))
+        guard (50...5000).contains(configuration.rateSyncMs) else { throw ConfigurationError("cluster.rate_sync_ms must be within 50...5000") }
+        configuration.nodeID = string("cluster.node_id").isEmpty
+            ? StoreLocation.defaultNodeID(dataDirectory: configuration.dataDirectory) : string("cluster.node_id")
         try configuration.readNetwork(string: string, bool: bool)
         try configuration.readSessionSecurity(string: string, int: int, bool: bool)
         configuration.rateLimits = try RateLimitSettings.read(string: string, int: int)

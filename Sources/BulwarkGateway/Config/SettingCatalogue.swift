@@ -26,6 +26,9 @@ public enum SettingCatalogue {
 
     private static let base: [SettingSpec] = [
         SettingSpec(key: "data", kind: .string, defaultValue: ".bulwark", help: "Data folder: database, TLS material, keys."),
+        SettingSpec(key: "store.url", kind: .string, defaultValue: "", help: "The database: empty uses SQLite in DATA/bulwark.sqlite (one node); postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full&sslrootcert=CA.pem shares one PostgreSQL database between gateway nodes (docs/operations.md, Scale-out). Operator commands read it from BULWARK_STORE_URL."),
+        SettingSpec(key: "cluster.rate_sync_ms", kind: .int, defaultValue: "200", help: "With a shared PostgreSQL store: how often nodes exchange per-account rate-limit spending (50-5000; the over-admission bound grows with it, docs/rate-limits.md)."),
+        SettingSpec(key: "cluster.node_id", kind: .string, defaultValue: "", help: "This node's name in a cluster (sessions it held are closed when it restarts); empty: HOSTNAME:DATA."),
         SettingSpec(key: "listen", kind: .string, defaultValue: "127.0.0.1:8443", help: "Public listener HOST:PORT (port 0 picks a free port)."),
         SettingSpec(key: "tls.enabled", kind: .bool, defaultValue: "true", help: "TLS on the public listener. Disabling it is refused unless the listener is on loopback."),
         SettingSpec(key: "tls.min_version", kind: .string, defaultValue: "1.3", help: "Lowest TLS version: 1.3, or 1.2 (then ECDHE+AEAD suites only)."),

@@ -402,7 +402,8 @@ actor Connection: SessionListener {
         {
         case .success(let value): granted = value
         case .failure(let error):
-            recordFailedLogin(grant, error: error, nowMs: now)
+            // A login the store could not check is the gateway's failure, not the client's.
+            if error.code != .internalError { recordFailedLogin(grant, error: error, nowMs: now) }
             throw error
         }
         let outcome = try establishSession(
@@ -652,6 +653,18 @@ actor Connection: SessionListener {
             if let origin { app.risk.sessionStarted(attached.id, origin: origin) }
             return Established(session: attached, kind: .resumed)
         }
+        if let cluster = app.clusterSessions {
+            let sessions = app.sessions
+            let outcome: ClusterSessions.Outcome
+            do {
+                outcome = try cluster.admit(accountID: credential.accountID, nowMs: now) { sessions.end(id: $0, reason: .evicted, nowMs: now) }
+            } catch {
+                // The shared store cannot count the account's sessions: fail closed.
+                app.logger.error("cluster session count failed", metadata: ["error": "\(error)"])
+                throw RPCError(.internalError, reason: "store_unavailable")
+            }
+            guard outcome == .admitted else { throw RPCError(.forbidden, reason: "too_many_sessions") }
+        }
         do {
             let created = try app.sessions.create(
                 accountID: credential.accountID, keyID: credential.credentialID, scopes: credential.scopes, authMethod: credential.authMethod,
@@ -794,6 +807,17 @@ actor Connection: SessionListener {
             for other in app.sessions.sessions(accountID: session.accountID)
             where target == "others" ? other.id != session.id : other.id == target {
                 if app.sessions.end(id: other.id, reason: .revoked, nowMs: app.clock.nowMs()) { revoked.append(other.id) }
+            }
+            if let cluster = app.clusterSessions {
+                let sessions = app.sessions
+                do {
+                    revoked += try cluster.revokeRemote(
+                        accountID: session.accountID, target: target, current: session.id, nowMs: app.clock.nowMs(),
+                        isLocal: { sessions.session(id: $0) != nil || revoked.contains($0) })
+                } catch {
+                    app.logger.error("cluster session revoke failed", metadata: ["error": "\(error)"])
+                    throw RPCError(.internalError, reason: "store_unavailable")
+                }
             }
             guard target == "others" || !revoked.isEmpty else {
                 throw RPCError.invalidParams("session_id", "unknown_session")

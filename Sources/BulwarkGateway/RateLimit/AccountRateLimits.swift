@@ -4,15 +4,18 @@ import Synchronization
 /// The per-account buckets (`weight`, `orders`, `orders_day`, `cancels`), shared by all of an
 /// account's sessions and connections on this node, with limits from the account's tier.
 ///
-/// Limits are per node today: with several gateway nodes an account gets each node's allowance
-/// (docs/rate-limits.md, "Cluster"). The scale-out issue moves these tables to shared storage.
+/// With several gateway nodes on one PostgreSQL store, `ledger` makes them cluster-wide: what this
+/// node admits is reported to the others, and what they admitted is absorbed here
+/// (`ClusterRateLedger`, `ClusterRateSync`; the error bound is in docs/rate-limits.md, "Cluster").
 final class AccountRateLimits: Sendable {
     let settings: RateLimitSettings
     private let tables: [RateBucket: RateLimitTable]
     private let tiers: AccountTierDirectory
+    let ledger: ClusterRateLedger?
 
-    init(settings: RateLimitSettings, tierOf: @escaping @Sendable (String) -> AccountTier?) {
+    init(settings: RateLimitSettings, tierOf: @escaping @Sendable (String) -> AccountTier?, ledger: ClusterRateLedger? = nil) {
         self.settings = settings
+        self.ledger = ledger
         var tables: [RateBucket: RateLimitTable] = [:]
         for bucket in RateBucket.allCases where bucket.scope == .account { tables[bucket] = RateLimitTable() }
         self.tables = tables
@@ -30,7 +33,19 @@ final class AccountRateLimits: Sendable {
 
     func charge(_ bucket: RateBucket, cost: Int64, accountID: String, nowMs: Int64) -> RateDecision? {
         guard let table = tables[bucket], let limit = limit(bucket, accountID: accountID) else { return nil }
-        return table.charge(accountID, cost: cost, limit: limit, nowMs: nowMs)
+        let decision = table.charge(accountID, cost: cost, limit: limit, nowMs: nowMs)
+        if decision.allowed { ledger?.recordLocal(.init(bucket: bucket.rawValue, subject: accountID), cost: decision.cost) }
+        return decision
+    }
+
+    /// Spending other nodes admitted for these accounts (from `ClusterRateLedger.remoteSpending`).
+    func absorb(_ spending: [ClusterRateLedger.Key: Int64], nowMs: Int64) {
+        for (key, cost) in spending {
+            guard let bucket = RateBucket(rawValue: key.bucket), let table = tables[bucket],
+                let limit = limit(bucket, accountID: key.subject)
+            else { continue }
+            table.absorb(key.subject, cost: cost, limit: limit, nowMs: nowMs)
+        }
     }
 
     func peek(_ bucket: RateBucket, accountID: String, nowMs: Int64) -> RateDecision? {

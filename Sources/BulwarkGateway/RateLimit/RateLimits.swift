@@ -11,12 +11,12 @@ final class RateLimits: Sendable {
 
     init(
         settings: RateLimitSettings, logger: Logger, tierOf: @escaping @Sendable (String) -> AccountTier?,
-        journal: @escaping @Sendable (BanList.Ban) -> Void = { _ in }
+        journal: @escaping @Sendable (BanList.Ban) -> Void = { _ in }, ledger: ClusterRateLedger? = nil
     ) {
         self.settings = settings
         abuse = AbuseControl(policy: settings.abuse, logger: logger, journal: journal)
         admission = AdmissionControl(settings: settings, abuse: abuse)
-        accounts = AccountRateLimits(settings: settings, tierOf: tierOf)
+        accounts = AccountRateLimits(settings: settings, tierOf: tierOf, ledger: ledger)
     }
 }
 

@@ -1,0 +1,202 @@
+"""Two gateway nodes sharing one PostgreSQL database (issue 13).
+
+Runs in the PostgreSQL pass of scripts/test.sh (TEST_BULWARK_STORE=postgres); the SQLite pass
+skips it, because a cluster needs a shared database. Each node is a real `bulwark serve` process
+with its own data folder; they share the database (BULWARK_STORE_URL) and the master and identity
+keys (copied from node A to node B, as docs/operations.md tells operators to do).
+"""
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+
+import pytest
+import websockets
+
+from bulwark_client import Client, Ed25519Key, b64u
+from conftest import BINARY, STORE, Gateway
+
+pytestmark = pytest.mark.skipif(
+    STORE != "postgres", reason="needs a shared PostgreSQL database: runs in the PostgreSQL pass of scripts/test.sh")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class Cluster:
+    """Node A and node B on one fresh database."""
+
+    def __init__(self, workdir, extra_env=None):
+        server = os.environ["TEST_POSTGRES_URL"]
+        self.database = "cluster_" + secrets.token_hex(6)
+        subprocess.run(["psql", server + "/postgres", "-qc", f"CREATE DATABASE {self.database}"], check=True, timeout=30)
+        self.url = f"{server}/{self.database}?sslmode=disable"
+        self.env = {"BULWARK_STORE_URL": self.url, "BULWARK_DEMO_ENABLED": "false", **(extra_env or {})}
+        root = os.path.join(workdir, self.database)
+        self.a = Gateway(os.path.join(root, "node-a"), extra_env={**self.env, "BULWARK_CLUSTER_NODE_ID": "node-a"})
+        # Node B shares A's master key (secrets sealed in the shared database) and identity.
+        os.makedirs(os.path.join(root, "node-b"), mode=0o700)
+        shutil.copytree(os.path.join(self.a.data, "keys"), os.path.join(root, "node-b", "keys"))
+        self.b = Gateway(os.path.join(root, "node-b"), extra_env={**self.env, "BULWARK_CLUSTER_NODE_ID": "node-b"})
+
+    def cli(self, *args, node=None):
+        """An operator command run against node A's folder (the database is the same for both)."""
+        env = {**os.environ, "BULWARK_STORE_URL": self.url}
+        out = subprocess.run([BINARY, *args, "--data", (node or self.a).data, "--json"],
+                             capture_output=True, text=True, timeout=60, env=env)
+        assert out.returncode == 0, f"{args}: {out.stderr}"
+        return json.loads(out.stdout)
+
+    def trader(self, fund="USD=1000000"):
+        account_id = self.cli("accounts", "create", "--name", f"c-{secrets.token_hex(4)}", "--fund", fund)["account_id"]
+        key = Ed25519Key()
+        key_id = self.cli("keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
+                          b64u(key.public_raw()), "--scopes", "read,trade")["key_id"]
+        return account_id, key_id, key
+
+    def stop(self):
+        for node in (self.a, self.b):
+            node.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(workdir):
+    nodes = Cluster(workdir, extra_env={"BULWARK_SESSION_MAX_PER_ACCOUNT": "3"})
+    yield nodes
+    nodes.stop()
+
+
+async def closed_code(client, timeout=5):
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        for _ in range(50):
+            await client.recv_json(timeout=timeout)
+    return closed.value.rcvd.code
+
+
+def test_an_operator_revocation_through_node_a_closes_the_socket_on_node_b_within_a_second(cluster):
+    _, key_id, key = cluster.trader()
+
+    async def scenario():
+        client = await Client.connect(cluster.b.url, cluster.b.ca)
+        session = await client.login(key_id, key)
+        assert cluster.cli("sessions", "revoke", session["session_id"]) == {"revoked": True}
+        committed = time.monotonic()
+        notice = await client.next_notification(lambda m: m.get("method") == "session.terminated", timeout=5)
+        code = await closed_code(client)
+        elapsed = time.monotonic() - committed
+        assert notice["params"]["reason"] == "revoked" and code == 4002
+        assert elapsed < 1.0, f"revocation reached node B after {elapsed:.2f} s"
+    run(scenario())
+
+
+def test_a_session_revoke_by_the_account_on_node_a_closes_its_session_on_node_b(cluster):
+    _, key_id, key = cluster.trader()
+
+    async def scenario():
+        on_b = await Client.connect(cluster.b.url, cluster.b.ca)
+        victim = await on_b.login(key_id, key)
+        on_a = await Client.connect(cluster.a.url, cluster.a.ca)
+        await on_a.login(key_id, key)
+        started = time.monotonic()
+        revoked = (await on_a.call("private/session.revoke", {"session_id": "others"}))["result"]["revoked"]
+        assert revoked == [victim["session_id"]]
+        assert await closed_code(on_b) == 4002
+        assert time.monotonic() - started < 1.0
+        # The revoking session itself is untouched.
+        assert "result" in await on_a.call("private/session.status")
+        await on_a.close()
+    run(scenario())
+
+
+def test_a_key_revoked_through_node_a_ends_its_sessions_on_both_nodes(cluster):
+    _, key_id, key = cluster.trader()
+
+    async def scenario():
+        on_a = await Client.connect(cluster.a.url, cluster.a.ca)
+        await on_a.login(key_id, key)
+        on_b = await Client.connect(cluster.b.url, cluster.b.ca)
+        await on_b.login(key_id, key)
+        cluster.cli("keys", "revoke", key_id)
+        committed = time.monotonic()
+        assert await closed_code(on_a) == 4002 and await closed_code(on_b) == 4002
+        assert time.monotonic() - committed < 1.0
+        # And the key no longer logs in anywhere.
+        again = await Client.connect(cluster.b.url, cluster.b.ca)
+        reply = await again.call("public/auth", again.auth_params(key_id, key))
+        assert reply["error"]["message"] == "auth_failed"
+        await again.close()
+    run(scenario())
+
+
+def test_the_per_account_session_limit_counts_both_nodes_and_evicts_the_oldest_anywhere(cluster):
+    _, key_id, key = cluster.trader()
+
+    async def scenario():
+        first = await Client.connect(cluster.a.url, cluster.a.ca)
+        oldest = await first.login(key_id, key)
+        others = []
+        for node in (cluster.b, cluster.a):
+            client = await Client.connect(node.url, node.ca)
+            await client.login(key_id, key)
+            others.append(client)
+        listed = cluster.cli("sessions", "list")["sessions"]
+        assert oldest["session_id"] in [s["session_id"] for s in listed]
+        # The fourth session (limit 3, on node B) ends the oldest one, which lives on node A.
+        fourth = await Client.connect(cluster.b.url, cluster.b.ca)
+        await fourth.login(key_id, key)
+        assert await closed_code(first) == 4002
+        live = [s for s in cluster.cli("sessions", "list")["sessions"] if s["live"]]
+        mine = [s for s in live if s["key_id"] == key_id]
+        assert len(mine) == 3 and oldest["session_id"] not in [s["session_id"] for s in mine]
+        for client in [*others, fourth]:
+            await client.close()
+    run(scenario())
+
+
+def test_with_refuse_the_limit_refuses_a_login_on_the_other_node(workdir):
+    nodes = Cluster(workdir, extra_env={"BULWARK_SESSION_MAX_PER_ACCOUNT": "2", "BULWARK_SESSION_ON_LIMIT": "refuse"})
+    try:
+        _, key_id, key = nodes.trader()
+
+        async def scenario():
+            held = []
+            for node in (nodes.a, nodes.a):
+                client = await Client.connect(node.url, node.ca)
+                await client.login(key_id, key)
+                held.append(client)
+            third = await Client.connect(nodes.b.url, nodes.b.ca)
+            with pytest.raises(Exception) as refused:
+                await third.login(key_id, key)
+            assert "too_many_sessions" in str(refused.value)
+            for client in held:
+                await client.close()
+        run(scenario())
+    finally:
+        nodes.stop()
+
+
+def test_a_kill_switch_engaged_through_node_a_stops_orders_on_node_b(cluster):
+    account_id, key_id, key = cluster.trader()
+
+    async def scenario():
+        client = await Client.connect(cluster.b.url, cluster.b.ca)
+        await client.login(key_id, key)
+        order = {"instrument": "BTC-USD", "side": "buy", "type": "limit", "qty": "0.01", "price": "1000", "tif": "gtc"}
+        placed = await client.call("private/order.place", {**order, "client_order_id": "ks-1"})
+        assert "result" in placed, placed
+        cluster.cli("kill-switch", "engage", "--account", account_id, "--reason", "cluster test")
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                reply = await client.call("private/order.place", {**order, "client_order_id": f"ks-{secrets.token_hex(3)}"})
+            except websockets.ConnectionClosed:
+                return  # engaging a kill switch also ends the account's sessions (4003)
+            if reply.get("error", {}).get("message") == "trading_halted":
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail("the kill switch did not reach node B within 2 s")
+    run(scenario())
