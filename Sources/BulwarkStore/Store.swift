@@ -152,3 +152,13 @@ public protocol RateCounterExchange: Sendable {
     /// within the last `windowMs` (by the database's clock), in one round trip where possible.
     func exchangeRateCounters(node: String, spending: [ClusterRateLedger.Key: Int64], windowMs: Int64) throws -> [ClusterRateLedger.Counter]
 }
+
+/// Liveness of the gateway nodes sharing a store (PostgreSQL), so the sessions a node held when it
+/// died do not stay "live" forever (they would count against the account's session limit).
+public protocol ClusterMembership: Sendable {
+    /// `node` is alive (by the database's clock).
+    func heartbeat(node: String) throws
+    /// Ends, with reason `node_lost`, the live sessions of nodes whose last heartbeat is older than
+    /// `staleAfterMs`; returns how many.
+    func endSessionsOfSilentNodes(staleAfterMs: Int64) throws -> Int
+}

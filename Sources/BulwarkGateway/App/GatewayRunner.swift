@@ -204,6 +204,10 @@ struct GatewayService: Service {
             tasks.addTask { await SessionSweeper(app: app).run() }
             tasks.addTask { await app.audit.run() }
             if let sync = app.clusterRateSync { tasks.addTask { await sync.run() } }
+            if app.configuration.store != .sqlite, let membership = app.store as? any ClusterMembership {
+                let heartbeat = ClusterHeartbeat(membership: membership, node: app.configuration.nodeID, logger: app.logger)
+                tasks.addTask { await heartbeat.run() }
+            }
             if let liquidity { tasks.addTask { await liquidity.run() } }
             for provider in tls {
                 tasks.addTask { await CertificateWatcher(tls: provider).pollFiles() }
