@@ -15,12 +15,21 @@ struct Audit: AsyncParsableCommand {
             abstract: "Check every record's hash, every link, the sequence and every signed checkpoint; name the first bad record.",
             discussion: "Exit status 0 when the chain is intact, 1 when it is not. Checkpoints are checked against the gateway identity and any retired identity in DATA/keys.")
         @OptionGroup var options: DataOptions
+        @Flag(name: .long, help: "Report progress on standard error even when it is not a terminal.") var progress = false
 
         func run() async throws {
             let folder = DataFolder(path: options.resolvedData)
             let store = try OperatorStore.open(options.resolvedData)
             let identities = try IdentityKey.allPublicKeys(folder: folder)
-            let summary = AuditVerification.run(store: store, identities: identities)
+            let total = Int(try store.auditTail().seq)
+            var reporter = ProgressReporter(label: "records checked", forced: progress)
+            let summary: AuditChainVerifier.Summary
+            do {
+                summary = try AuditVerification.run(store: store, identities: identities) { reporter.update($0, of: total) }
+            } catch {
+                throw CommandFailure("cannot read the audit trail: \(error)")
+            }
+            reporter.finish(summary.records, of: total)
             if options.json {
                 print(AuditVerification.json(summary))
             } else if let problem = summary.problem {
@@ -37,9 +46,12 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var options: DataOptions
         @Option(name: .long, help: "Only records after this sequence number.") var after: Int64 = 0
         @Option(name: .long, help: "Write to this file instead of standard output.") var out: String?
+        @Flag(name: .long, help: "Report progress on standard error even when it is not a terminal.") var progress = false
 
         func run() async throws {
             let store = try OperatorStore.open(options.resolvedData)
+            let total = max(0, Int(try store.auditTail().seq - after))
+            var reporter = ProgressReporter(label: "records exported", forced: progress, automatic: out != nil)
             var handle = FileHandle.standardOutput
             if let out {
                 guard FileManager.default.createFile(atPath: out, contents: nil), let file = FileHandle(forWritingAtPath: out) else {
@@ -55,7 +67,9 @@ struct Audit: AsyncParsableCommand {
                 handle.write(Data(page.map { $0.exportJSON + "\n" }.joined().utf8))
                 count += page.count
                 cursor = last.seq
+                reporter.update(count, of: total)
             }
+            reporter.finish(count, of: total)
             if out != nil { FileHandle.standardError.write(Data("exported \(count) record(s)\n".utf8)) }
         }
     }

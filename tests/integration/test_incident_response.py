@@ -87,6 +87,16 @@ def test_audit_trail_records_what_happened_verifies_offline_and_holds_no_secrets
 
     code, summary = audit_verify(data)
     assert code == 0 and summary["ok"] is True and summary["records"] > 10 and summary["checkpoints"] >= 1, summary
+    # Long operations report progress on standard error when asked (or on a terminal), and standard
+    # output stays one JSON object.
+    out = subprocess.run([BINARY, "audit", "verify", "--data", data, "--json", "--progress"], capture_output=True, text=True, timeout=60)
+    total = summary["records"]
+    assert json.loads(out.stdout) == summary
+    assert out.stderr.strip().splitlines()[-1] == f"records checked: {total}/{total} (100 %) done", out.stderr
+    exported = os.path.join(workdir, "audit-export.jsonl")
+    out = subprocess.run([BINARY, "audit", "export", "--data", data, "--out", exported, "--progress"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and f"records exported: {total}/{total} (100 %) done" in out.stderr, out.stderr
+    assert len(open(exported).read().splitlines()) == total
     records = audit_export(data)
     events = {(r["event"], r["outcome"]) for r in records}
     for expected in [("auth.login", "failure"), ("auth.login", "success"), ("session.started", "success"),

@@ -85,7 +85,10 @@ extension AdminHTTPHandler {
             send(context, .ok, body: body, keepAlive: head.isKeepAlive)
         case (.GET, ["audit", "verify"]):
             app.audit.flush()
-            let summary = AuditVerification.run(store: app.store, identities: [app.identity.privateKey.publicKey])
+            guard let summary = try? AuditVerification.run(store: app.store, identities: [app.identity.privateKey.publicKey]) else {
+                failure(context, .serviceUnavailable, "store_unavailable")
+                return true
+            }
             send(context, summary.problem == nil ? .ok : .conflict, body: AuditVerification.json(summary), keepAlive: head.isKeepAlive)
         case (.GET, ["security-events"]):
             var w = JSONWriter()

@@ -94,12 +94,22 @@ public enum IncidentRendering {
 
 /// `bulwark audit verify` and `GET /admin/v1/audit/verify`: the whole chain, page by page.
 public enum AuditVerification {
-    public static func run(store: any Store, identities: [Curve25519.Signing.PublicKey]) -> AuditChainVerifier.Summary {
+    /// Reads the whole trail page by page. A store error is thrown, never taken for the end of the
+    /// chain (a verification that stopped early must not report "intact"). `progress` gets the
+    /// number of records checked after each page.
+    public static func run(
+        store: any Store, identities: [Curve25519.Signing.PublicKey], progress: (Int) -> Void = { _ in }
+    ) throws -> AuditChainVerifier.Summary {
         var verifier = AuditChainVerifier(identities: identities)
         var after: Int64 = 0
-        while let page = try? store.auditRecords(afterSeq: after, limit: 2000), !page.isEmpty {
+        var checked = 0
+        while true {
+            let page = try store.auditRecords(afterSeq: after, limit: 2000)
+            guard let last = page.last else { break }
             for record in page where !verifier.add(record) { return verifier.result }
-            after = page.last!.seq
+            after = last.seq
+            checked += page.count
+            progress(checked)
         }
         return verifier.result
     }
