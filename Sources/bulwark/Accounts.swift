@@ -6,7 +6,7 @@ import Foundation
 
 struct Accounts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage accounts.", subcommands: [Create.self, List.self, Disable.self, Enable.self, SetTier.self])
+        abstract: "Manage accounts.", subcommands: [Create.self, List.self, Show.self, Fund.self, Disable.self, Enable.self, SetTier.self])
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disable an account: its live sessions end (4002) and its keys stop working.")
@@ -62,14 +62,18 @@ struct Accounts: AsyncParsableCommand {
         var fund: String?
 
         func run() async throws {
-            let funding = try parseFunding(fund)
             let store = try OperatorStore.open(options.resolvedData)
-            let clock = SystemClock()
-            let account = try store.createAccount(name: name, nowMs: clock.nowMs())
-            for (asset, amount) in funding {
-                try store.deposit(accountID: account.id, asset: asset, amount: amount, nowMs: clock.nowMs())
+            let account: AccountRecord
+            let funding: [AccountManagement.Credit]
+            do {
+                funding = try AccountManagement.parseFunding(fund ?? "")
+                account = try AccountManagement(store: store).create(name: name, funding: funding, nowMs: SystemClock().nowMs())
+            } catch let failure as AccountManagement.Failure {
+                throw CommandFailure("--fund/--name: \(failure.description)")
+            } catch let error as StoreError {
+                throw CommandFailure(error.description)
             }
-            OperatorAudit.record(store, "cli.account.create", subject: account.id, details: ["funded": funding.map { "\($0.0)=\($0.1)" }.joined(separator: ",")])
+            OperatorAudit.record(store, "cli.account.create", subject: account.id, details: ["funded": funding.map { "\($0.asset)=\($0.amount)" }.joined(separator: ",")])
             if options.json {
                 var w = JSONWriter()
                 w.beginObject()
@@ -81,15 +85,55 @@ struct Accounts: AsyncParsableCommand {
                 print("created account \(account.id) (\(account.name))")
             }
         }
+    }
 
-        private func parseFunding(_ text: String?) throws -> [(String, FixedDecimal)] {
-            guard let text, !text.isEmpty else { return [] }
-            return try text.split(separator: ",").map { entry in
-                let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, AssetName.isValid(parts[0]), let amount = FixedDecimal(parsing: parts[1]), amount.isPositive else {
-                    throw CommandFailure("--fund expects ASSET=AMOUNT[,...] with positive decimal amounts, got '\(entry)'")
+    struct Fund: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Credit an existing account (a deposit per asset); a running gateway applies it within 250 ms.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Account id (a_...).") var accountID: String
+        @Option(name: .long, help: "Amounts to credit, e.g. USD=100000,BTC=2 (each at most 10^15).") var fund: String
+
+        func run() async throws {
+            let store = try OperatorStore.open(options.resolvedData)
+            let funding: [AccountManagement.Credit]
+            do {
+                funding = try AccountManagement.parseFunding(fund)
+                guard !funding.isEmpty else { throw CommandFailure("--fund names nothing to credit") }
+                try AccountManagement(store: store).fund(accountID: accountID, funding, nowMs: SystemClock().nowMs())
+            } catch let failure as AccountManagement.Failure {
+                throw CommandFailure(failure.description)
+            } catch let error as StoreError {
+                throw CommandFailure(error.description)
+            }
+            let text = funding.map { "\($0.asset)=\($0.amount)" }.joined(separator: ",")
+            OperatorAudit.record(store, "cli.account.fund", subject: accountID, details: ["funded": text])
+            print(options.json ? "{\"account_id\":\"\(accountID)\",\"credited\":\(funding.count)}" : "credited \(text) to \(accountID)")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One account: status, tier, keys and live sessions.")
+        @OptionGroup var options: DataOptions
+        @Argument(help: "Account id (a_...).") var accountID: String
+
+        func run() async throws {
+            let store = try OperatorStore.open(options.resolvedData)
+            guard let account = try store.account(id: accountID) else { throw CommandFailure("no account \(accountID)") }
+            let tier = try store.accountTier(id: accountID) ?? .standard
+            let keys = try store.keys(accountID: accountID)
+            let live = try store.sessionRecords(accountID: accountID, includeEnded: false, limit: 10_000).count
+            if options.json {
+                var w = JSONWriter()
+                AccountRendering.write(account, tier: tier, to: &w) { w in
+                    w.key("keys")
+                    w.int(Int64(keys.count))
+                    w.key("live_sessions")
+                    w.int(Int64(live))
                 }
-                return (parts[0], amount)
+                print(w.string)
+            } else {
+                print("\(account.id)  \(account.name)  \(account.status.rawValue)  tier \(tier.rawValue)  \(keys.count) key(s)  \(live) live session(s)")
             }
         }
     }
@@ -107,32 +151,20 @@ struct Accounts: AsyncParsableCommand {
                 w.beginObject()
                 w.key("accounts")
                 w.beginArray()
-                for account in accounts {
-                    w.beginObject()
-                    w.key("account_id")
-                    w.string(account.id)
-                    w.key("name")
-                    w.string(account.name)
-                    w.key("status")
-                    w.string(account.status.rawValue)
-                    w.endObject()
-                }
+                for account in accounts { AccountRendering.write(account, tier: (try? store.accountTier(id: account.id)) ?? .standard, to: &w) }
                 w.endArray()
                 w.endObject()
                 print(w.string)
             } else {
-                for account in accounts { print("\(account.id)  \(account.status.rawValue)  \(account.name)") }
+                for account in accounts {
+                    let tier = (try? store.accountTier(id: account.id)) ?? .standard
+                    print("\(account.id)  \(account.status.rawValue)  \(tier.rawValue)  \(account.name)")
+                }
             }
         }
     }
 }
 
-enum AssetName {
-    /// Upper-case letters and digits, 2 to 12 characters (BTC, USD, USDT).
-    static func isValid(_ text: String) -> Bool {
-        (2...12).contains(text.count) && text.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
-    }
-}
 
 /// Opens an existing data folder's store for operator commands; never creates one by accident.
 enum OperatorStore {

@@ -412,6 +412,47 @@ def test_admin_rate_limit_endpoints_tiers_and_bans(admin_gateway):
     assert status == 400 and body["error"] == "invalid_subject"
 
 
+def test_admin_creates_funds_lists_and_shows_accounts_like_the_cli(admin_gateway):
+    data = admin_gateway.data
+    name = "admin-acct-" + os.urandom(3).hex()
+    # Creating or crediting an account creates money: a TOTP step-up is required.
+    token_only = {"Authorization": "Bearer " + admin_gateway.admin_token}
+    ca_key, ca, directory = admin_gateway.admin_ca
+    dave = write_pair(directory, "dave", *make_client(ca_key, ca, "dave-operator"))
+    status, body = admin_json(admin_gateway, "POST", "/admin/v1/accounts", {"name": name}, cert=dave, headers=token_only)
+    assert status == 403 and body["error"] == "totp_step_up_required"
+    status, created = admin_json(admin_gateway, "POST", "/admin/v1/accounts", {"name": name, "fund": "USD=2500"})
+    assert status == 201 and created["name"] == name and created["tier"] == "standard" and created["status"] == "enabled"
+    account_id = created["account_id"]
+    # Bad input: a clear error and nothing created.
+    assert admin_json(admin_gateway, "POST", "/admin/v1/accounts", {"name": name + "x", "fund": "usd=1"})[1]["error"] == "invalid_account"
+    assert admin_json(admin_gateway, "POST", "/admin/v1/accounts", {"name": name})[0] == 409          # names are unique
+    assert admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/deposits", {"asset": "USD", "amount": "-5"})[0] == 400
+    assert admin_json(admin_gateway, "POST", "/admin/v1/accounts/a_missing/deposits", {"asset": "USD", "amount": "5"})[0] == 404
+    assert admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/deposits", {"asset": "USD", "amount": "1e99"})[0] == 400
+    status, body = admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/deposits", {"asset": "BTC", "amount": "1.5"})
+    assert status == 201 and body == {"credited": True}
+    status, listed = admin_json(admin_gateway, "GET", "/admin/v1/accounts")
+    assert status == 200 and any(a["account_id"] == account_id and a["name"] == name for a in listed["accounts"])
+    status, shown = admin_json(admin_gateway, "GET", f"/admin/v1/accounts/{account_id}")
+    assert status == 200 and shown["account_id"] == account_id and shown["live_sessions_here"] == 0
+    assert admin_json(admin_gateway, "GET", "/admin/v1/accounts/a_missing")[0] == 404
+    # The CLI sees the same account, and credits it the same way; the venue holds both deposits.
+    assert run_cli(data, "accounts", "show", account_id)["tier"] == "standard"
+    assert run_cli(data, "accounts", "fund", account_id, "--fund", "USD=500") == {"account_id": account_id, "credited": 1}
+    signer = Ed25519Key()
+    key_id = run_cli(data, "keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
+                     b64u(signer.public_raw()), "--scopes", "read")["key_id"]
+
+    async def scenario():
+        client = await Client.connect(admin_gateway.url, admin_gateway.ca)
+        await client.login(key_id, signer)
+        balances = {b["asset"]: b["total"] for b in (await client.call("private/account.balances"))["result"]["balances"]}
+        assert balances == {"USD": "3000", "BTC": "1.5"}, balances
+        await client.close()
+    asyncio.run(scenario())
+
+
 def test_admin_token_and_operator_totp_step_up_guard_the_admin_api(admin_gateway):
     ca_key, ca, directory = admin_gateway.admin_ca
     bob = write_pair(directory, "bob", *make_client(ca_key, ca, "bob-operator"))

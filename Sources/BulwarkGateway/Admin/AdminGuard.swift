@@ -72,7 +72,7 @@ final class AdminGuard: Sendable {
         }
     }
 
-    /// Actions that take something away from someone or open the door wider.
+    /// Actions that take something away from someone, open the door wider, or create money.
     static func isDestructive(_ method: HTTPMethod, _ parts: [String]) -> Bool {
         guard parts.count >= 3, parts[0] == "admin", parts[1] == "v1" else { return false }
         if method == .DELETE { return true }
@@ -82,7 +82,8 @@ final class AdminGuard: Sendable {
         switch resource {
         case "kill-switches", "ip-blocks": return true
         case "keys": return ["revoke", "rotate"].contains(action)
-        case "accounts": return ["disable", "revoke"].contains(action) || parts.count == 6 && parts[4] == "sessions"
+        // Creating or crediting an account creates money in the venue.
+        case "accounts": return parts.count == 3 || ["disable", "revoke", "deposits"].contains(action) || parts.count == 6 && parts[4] == "sessions"
         case "sessions": return action == "revoke"
         case "bans": return action == "lift"
         default: return false

@@ -118,6 +118,14 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             } catch {
                 failure(context, .notFound, "key_not_found")
             }
+        case (.GET, ["admin", "v1", "accounts"]):
+            listAccounts(context: context, head: head)
+        case (.POST, ["admin", "v1", "accounts"]):
+            createAccount(context: context, head: head)
+        case (.GET, _) where parts.count == 4 && parts[0...2] == ["admin", "v1", "accounts"]:
+            showAccount(context: context, head: head, accountID: parts[3])
+        case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "accounts"] && parts[4] == "deposits":
+            fundAccount(context: context, head: head, accountID: parts[3])
         case (.POST, _) where parts.count == 5 && parts[0...2] == ["admin", "v1", "accounts"] && ["disable", "enable"].contains(parts[4]):
             let disable = parts[4] == "disable"
             do {
