@@ -50,6 +50,8 @@ public actor BulwarkClient {
     private var closing = false
     private var endedReason: String?
     private var resuming = false
+    /// Tests: hold reconnect attempts (to make things happen while the client is away).
+    var reconnectsHeld = false
     /// Successful resumes so far.
     public private(set) var reconnects = 0
 
@@ -485,6 +487,7 @@ public actor BulwarkClient {
         var backoff = ReconnectBackoff(initialMs: configuration.backoffInitialMs, maxMs: configuration.backoffMaxMs)
         while !closing, endedReason == nil, let session {
             try? await Task.sleep(for: .milliseconds(backoff.nextDelayMs()))
+            while reconnectsHeld && !closing { try? await Task.sleep(for: .milliseconds(10)) }
             if closing { return }
             do {
                 try await connect()
@@ -510,6 +513,8 @@ public actor BulwarkClient {
 // MARK: - Test hooks
 
 extension BulwarkClient {
+    func holdReconnects(_ held: Bool) { reconnectsHeld = held }
+
     /// The next sealed sequence numbers (send, receive); nil without session keys.
     var sealedSequences: (send: UInt64, receive: UInt64)? {
         sealed.map { ($0.nextSendSeq, $0.nextReceiveSeq) }
