@@ -32,7 +32,39 @@ import Testing
         let cancelled = try await client.cancel(.clientOrderID(request.clientOrderID))
         #expect(cancelled.status == "cancelled")
         #expect(try await client.cancelAll().isEmpty)
+        _ = try await client.placeLimit("BTC-USD", .buy, qty: "0.01", price: "58000")
+        try await client.logout(cancelOrders: true)
+        #expect(await client.reconnects == 0)
+    }
+
+    /// A machine clock an hour fast: `public/time` measures it and logins are stamped with the
+    /// gateway's time, so they pass the 5 s receive window.
+    @Test func clockSkewIsMeasuredAndLoginsCorrected() async throws {
+        struct HourFast: WallClock {
+            func nowUs() -> Int64 { SystemClock().nowUs() + 3_600_000_000 }
+        }
+        let gateway = try await GatewayProcess.start()
+        defer { gateway.stop() }
+        let signer = Ed25519Signer()
+        let (account, keyID) = try gateway.trader(signer)
+        var configuration = try gateway.configuration()
+        configuration.clock = HourFast()
+        let client = try BulwarkClient(configuration)
+        try await client.connect()
+        let skew = await client.clockSkew
+        #expect(skew.offsetMs < -3_590_000 && skew.offsetMs > -3_610_000)
+        #expect(skew.exceeds(60_000))
+        #expect(try await client.login(keyID: keyID, signer: signer).accountID == account)
+
+        // Without the correction the gateway says how far off we are.
+        configuration.measureClockOnConnect = false
+        let naive = try BulwarkClient(configuration)
+        try await naive.connect()
+        let refused = await #expect(throws: BulwarkError.self) { try await naive.login(keyID: keyID, signer: signer) }
+        #expect(refused?.message == "timestamp_out_of_window")
+        #expect((refused?.data["skew_ms"]?.int64Value ?? 0) > 3_590_000)
         await client.close()
+        await naive.close()
     }
 
     @Test func bookRebuiltFromSnapshotAndDeltasEqualsAFreshSnapshot() async throws {

@@ -123,6 +123,24 @@ struct OrderHelperTests {
     }
 }
 
+struct SignerTests {
+    @Test func anEd25519PKCS8PemFileIsRead() throws {
+        let seed = (0..<32).map { UInt8($0 + 1) }
+        let der: [UInt8] = [0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20] + seed
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("client-\(UUID().uuidString).pem").path
+        try "-----BEGIN PRIVATE KEY-----\n\(Data(der).base64EncodedString())\n-----END PRIVATE KEY-----\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let signer = try Ed25519Signer(pemFile: path)
+        #expect(signer.publicKey == Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed).publicKey.rawRepresentation))
+        try "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try Ed25519Signer(pemFile: path) }
+    }
+
+    @Test func hmacSecretsMustBe32Bytes() {
+        #expect(throws: (any Error).self) { try HMACSigner(secret: Base64URL.encode([UInt8](repeating: 1, count: 16))) }
+        #expect(throws: Never.self) { try HMACSigner(secret: Base64URL.encode([UInt8](repeating: 1, count: 32))) }
+    }
+}
+
 /// The published vectors (docs/protocol.md §4, docs/vectors/session-keys.json) reproduced by the
 /// client's code paths.
 struct ClientVectorTests {

@@ -43,6 +43,9 @@ public actor BulwarkClient {
     private var login: LoginMethod?
     private var loginInFlight = false
     private var loginWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Sealed requests not answered yet, and who waits for them to drain (a re-login with `kx`).
+    private var sealedInFlight: Set<Int64> = []
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
     private var tracker = SequenceTracker()
     public private(set) var books: [String: OrderBook] = [:]
@@ -184,6 +187,9 @@ public actor BulwarkClient {
             loginWaiters = []
             for waiter in waiters { waiter.resume() }
         }
+        // New keys apply from the frame after the login's answer: answers to sealed requests still
+        // under way would come under the old ones, so they are let through first.
+        while !sealedInFlight.isEmpty { await withCheckedContinuation { drainWaiters.append($0) } }
         var keyExchange: KeyExchangeClient?
         let params: JSONObject
         switch login {
@@ -275,6 +281,7 @@ public actor BulwarkClient {
             if useSeal, var channel = self.sealed {
                 transport.send(binary: channel.seal(payload, mode: sealedMode))
                 self.sealed = channel
+                sealedInFlight.insert(id)
             } else {
                 transport.send(text: payload)
             }
@@ -290,7 +297,16 @@ public actor BulwarkClient {
 
     private func expire(_ id: Int64, method: String) {
         timers[id] = nil
+        settle(id)
         pending.removeValue(forKey: id)?.resume(throwing: ClientError.timeout(method: method))
+    }
+
+    /// A request is answered (or given up): wake a login waiting for sealed requests to drain.
+    private func settle(_ id: Int64) {
+        guard sealedInFlight.remove(id) != nil, sealedInFlight.isEmpty else { return }
+        let waiters = drainWaiters
+        drainWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: - Subscriptions
@@ -356,6 +372,7 @@ public actor BulwarkClient {
         if message["result"] != nil || message["error"] != nil {
             if let id = message["id"]?.int64Value, let continuation = pending.removeValue(forKey: id) {
                 timers.removeValue(forKey: id)?.cancel()
+                settle(id)
                 continuation.resume(returning: message)
             } else if let error = message["error"]?.objectValue {
                 eventSink.yield(.notification(method: "error", params: error))
@@ -455,7 +472,10 @@ public actor BulwarkClient {
         sealed = nil
         let waiting = pending
         pending = [:]
-        for (_, timer) in timers { timer.cancel() }
+        for (id, timer) in timers {
+            timer.cancel()
+            settle(id)
+        }
         timers = [:]
         // Books are kept but not trusted until the next snapshot (a resume resubscribes).
         for instrument in books.keys { books[instrument]?.markStale() }
