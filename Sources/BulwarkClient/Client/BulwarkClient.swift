@@ -134,11 +134,15 @@ public actor BulwarkClient {
     /// The gateway's time as we best know it: our clock corrected by the measured offset.
     public func serverNowMs() -> Int64 { configuration.clock.nowMs() + clockSkew.offsetMs }
 
-    /// Closes the connection (close handshake) and stops reconnecting.
+    /// Closes the connection (close handshake) and stops reconnecting; `events` ends once the
+    /// connection is gone.
     public func close() async {
         closing = true
-        if let transport { await transport.close() }
-        transport = nil
+        if let transport {
+            await transport.close()
+        } else {
+            eventSink.finish()
+        }
     }
 
     /// Drops the TCP connection without a close frame, as a network failure would (tests, drills).
@@ -481,6 +485,7 @@ public actor BulwarkClient {
         for instrument in books.keys { books[instrument]?.markStale() }
         for (_, continuation) in waiting { continuation.resume(throwing: ClientError.connectionClosed(code: code)) }
         eventSink.yield(.disconnected(code: code, reason: reason))
+        defer { if closing { eventSink.finish() } }
         // 1000: our logout or close; 4001 expired; 4002 revoked/evicted/risk; 4003 kill switch.
         if let code, [4001, 4002, 4003].contains(code) {
             endedReason = endedReason ?? reason ?? "closed \(code)"
