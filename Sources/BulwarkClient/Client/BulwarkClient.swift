@@ -182,8 +182,10 @@ public actor BulwarkClient {
     }
 
     private func performLogin(resume: (sessionID: String, lastPrivateSeq: Int64)?) async throws -> LoginResult {
+        // One login at a time (a renewal and a resume or a caller's login could meet): each
+        // consumes the challenge the next one signs.
+        while loginInFlight { await withCheckedContinuation { loginWaiters.append($0) } }
         guard let login else { throw ClientError.notLoggedIn }
-        guard let challenge else { throw ClientError.notConnected }
         loginInFlight = true
         defer {
             loginInFlight = false
@@ -194,6 +196,7 @@ public actor BulwarkClient {
         // New keys apply from the frame after the login's answer: answers to sealed requests still
         // under way would come under the old ones, so they are let through first.
         while !sealedInFlight.isEmpty { await withCheckedContinuation { drainWaiters.append($0) } }
+        guard let challenge else { throw ClientError.notConnected }
         var keyExchange: KeyExchangeClient?
         let params: JSONObject
         switch login {
