@@ -12,12 +12,19 @@ public struct Endpoint: Sendable, Equatable {
     public var serverName: String
     /// PEM file of the CA to trust; nil trusts the system's roots (wss only).
     public var caFile: String?
-    /// PEM files of a client certificate and its key, for mutual TLS (keys pinned to a certificate).
-    public var clientCertificate: (certificate: String, privateKey: String)? {
-        get { clientCertificatePaths.map { ($0[0], $0[1]) } }
-        set { clientCertificatePaths = newValue.map { [$0.certificate, $0.privateKey] } }
+    /// A client certificate for mutual TLS (keys pinned to a certificate, PROTOCOL.md §4).
+    public var clientCertificate: ClientCertificate?
+
+    /// PEM files of a certificate (chain) and its private key.
+    public struct ClientCertificate: Sendable, Equatable {
+        public var certificateFile: String
+        public var privateKeyFile: String
+
+        public init(certificateFile: String, privateKeyFile: String) {
+            self.certificateFile = certificateFile
+            self.privateKeyFile = privateKeyFile
+        }
     }
-    private var clientCertificatePaths: [String]?
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
@@ -49,9 +56,9 @@ public struct Endpoint: Sendable, Equatable {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
         tls.minimumTLSVersion = .tlsv13
-        if let paths = clientCertificatePaths {
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(paths[0]).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: paths[1], format: .pem))
+        if let clientCertificate {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(clientCertificate.certificateFile).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: clientCertificate.privateKeyFile, format: .pem))
         }
         return try NIOSSLContext(configuration: tls)
     }
