@@ -6,6 +6,7 @@ import PackageDescription
 //   BulwarkCore  <- BulwarkVenue
 //   BulwarkCore  <- BulwarkStore
 //   all of them  <- BulwarkGateway <- bulwark (executable)
+//   BulwarkCore  <- BulwarkAuth <- BulwarkClient (the Swift client library) <- bulwark (bench)
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -15,6 +16,8 @@ let package = Package(
         .executable(name: "bulwark", targets: ["bulwark"]),
         .library(name: "BulwarkCore", targets: ["BulwarkCore"]),
         .library(name: "BulwarkGateway", targets: ["BulwarkGateway"]),
+        // The Swift client library (docs/clients.md): what a trading program links.
+        .library(name: "BulwarkClient", targets: ["BulwarkClient"]),
         // For the hot-path benchmarks (Benchmarks/, a package of its own).
         .library(name: "BulwarkAuth", targets: ["BulwarkAuth"]),
         .library(name: "BulwarkVenue", targets: ["BulwarkVenue"]),
@@ -86,10 +89,24 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
+        .target(
+            name: "BulwarkClient",
+            dependencies: [
+                "BulwarkCore", "BulwarkAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "bulwark",
             dependencies: [
-                "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore",
+                "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore", "BulwarkClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // `bulwark bench`, the load generator (docs/benchmarks.md).
@@ -111,6 +128,13 @@ let package = Package(
         .testTarget(name: "BulwarkSessionsTests", dependencies: ["BulwarkSessions"], swiftSettings: strict),
         .testTarget(name: "BulwarkVenueTests", dependencies: ["BulwarkVenue"], swiftSettings: strict),
         .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore"], swiftSettings: strict),
+        .testTarget(
+            name: "BulwarkClientTests",
+            dependencies: [
+                "BulwarkClient", "BulwarkCore", "BulwarkAuth",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "BulwarkGatewayTests",
             dependencies: [

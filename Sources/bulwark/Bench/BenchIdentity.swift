@@ -1,3 +1,4 @@
+import BulwarkClient
 import BulwarkCore
 import BulwarkGateway
 import BulwarkStore
@@ -11,15 +12,27 @@ struct BenchIdentity: Sendable {
     let keyID: String
     let privateKey: Curve25519.Signing.PrivateKey
 
-    /// The signed `public/auth` request for this connection's challenge (PROTOCOL.md §4.1);
-    /// `cancelOnDisconnect` has the gateway cancel the session's orders when the connection closes.
+    /// The signed `public/auth` request for this connection's challenge (PROTOCOL.md §4.1), built
+    /// by the client library's `SignatureLoginRequest`; `cancelOnDisconnect` has the gateway cancel
+    /// the session's orders when the connection closes. (The scenarios keep their own event-loop
+    /// drivers instead of `BulwarkClient`, so that the load generator's cost per message stays
+    /// small and fixed next to the server's: see docs/benchmarks.md.)
     func authRequest(id: Int, challenge: String, cancelOnDisconnect: Bool = false) throws -> String {
-        let nonce = Base64URL.encode(SecureRandom.bytes(count: 16))
-        let timestamp = SystemClock().nowMs()
-        let scopes = ["read", "trade"]
-        let text = SigningString(keyID: keyID, challenge: challenge, timestampMs: timestamp, nonce: nonce, scopes: scopes, keyExchangeHash: nil)
-        let signature = Base64URL.encode(Array(try privateKey.signature(for: Data(text.bytes))))
-        return #"{"jsonrpc":"2.0","id":\#(id),"method":"public/auth","params":{"grant_type":"signature","key_id":"\#(keyID)","timestamp_ms":\#(timestamp),"nonce":"\#(nonce)","scopes":["read","trade"],\#(cancelOnDisconnect ? #""cancel_on_disconnect":{"scope":"connection","grace_ms":0},"# : "")"signature":"\#(signature)"}}"#
+        var request = SignatureLoginRequest(keyID: keyID, scopes: ["read", "trade"])
+        if cancelOnDisconnect { request.cancelOnDisconnect = ("connection", 0) }
+        let params = try request.params(signer: Ed25519Signer(privateKey), challenge: challenge, timestampMs: SystemClock().nowMs())
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("jsonrpc")
+        writer.string("2.0")
+        writer.key("id")
+        writer.int(Int64(id))
+        writer.key("method")
+        writer.string("public/auth")
+        writer.key("params")
+        writer.value(.object(params))
+        writer.endObject()
+        return writer.string
     }
 
     /// A stand-in for peer servers, which accept any login without checking it.
