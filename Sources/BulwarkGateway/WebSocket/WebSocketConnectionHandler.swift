@@ -61,6 +61,19 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private var closeTimeout: Scheduled<Void>?
     /// Set while the handler is in the pipeline; used by `ConnectionOutbound` after hopping here.
     private var context: ChannelHandlerContext?
+    /// Flush coalescing: messages written while a read burst is being handled (the echo, answers
+    /// produced synchronously) are flushed once in `channelReadComplete`; messages written from
+    /// elsewhere (RPC answers from the connection's actor) share one flush task per loop turn.
+    /// Each flush is a TLS record and a write(2), so this is where pipelined traffic saves most.
+    private var flush = FlushState.idle
+
+    enum FlushState {
+        case idle
+        /// Inside channelRead...channelReadComplete; `pending` when something was written.
+        case reading(pending: Bool)
+        /// A flush task is queued on the event loop.
+        case scheduled
+    }
 
     /// How long we wait for the peer's close frame after sending ours.
     static let closeHandshakeTimeout = TimeAmount.seconds(2)
@@ -120,6 +133,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .idle = flush { flush = .reading(pending: false) }
         let frame = unwrapInboundIn(data)
         metrics.frames.received.add(1, ordering: .relaxed)
         guard case .open = phase else {
@@ -136,7 +150,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             break
         case .ping(let payload):
             send(context, WebSocketFrame(fin: true, opcode: .pong, data: payload))
-            context.flush()
+            requestFlush(context)
         case .pong:
             if case .awaitingPong(let timeout) = keepalive { timeout.cancel() }
             keepalive = .idle
@@ -144,6 +158,32 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             answerClose(context: context, answer: answer, received: received)
         case .fail(let code, let reason):
             close(code: code, reason: reason)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .reading(let pending) = flush {
+            flush = .idle
+            if pending { context.flush() }
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// Flushes what was written: at the end of the current read burst, or in one task per loop turn.
+    private func requestFlush(_ context: ChannelHandlerContext) {
+        switch flush {
+        case .reading:
+            flush = .reading(pending: true)
+        case .scheduled:
+            break
+        case .idle:
+            flush = .scheduled
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                if case .scheduled = handler.flush { handler.flush = .idle }
+                context.flush()
+            }
         }
     }
 
@@ -168,7 +208,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         send(context, WebSocketFrame(fin: true, opcode: .text, data: buffer))
-        context.flush()
+        requestFlush(context)
     }
 
     /// Sends one binary message (a sealed frame); a no-op once closing. Must run on the event loop.
@@ -177,14 +217,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         send(context, WebSocketFrame(fin: true, opcode: .binary, data: buffer))
-        context.flush()
+        requestFlush(context)
     }
 
     /// Sends one message of either kind (the conformance echo). Must run on the event loop.
     func send(_ kind: InboundFrameRules.MessageKind, _ payload: ByteBuffer) {
         guard case .open = phase, let context else { return }
         send(context, WebSocketFrame(fin: true, opcode: kind == .text ? .text : .binary, data: payload))
-        context.flush()
+        requestFlush(context)
     }
 
     private func send(_ context: ChannelHandlerContext, _ frame: WebSocketFrame) {
