@@ -1,0 +1,286 @@
+import BulwarkCore
+import BulwarkPostgres
+import BulwarkStore
+import Foundation
+import Testing
+
+/// Two `PostgresStore`s on one database are two gateway nodes: races between them, the audit
+/// chain with two writers, LISTEN/NOTIFY between them, and recovery after the server drops
+/// connections. Skipped (and reported as skipped) without BULWARK_TEST_POSTGRES_URL.
+@Suite(
+    .serialized,
+    .enabled(if: Backend.postgresURL != nil, "set BULWARK_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:55432/postgres) to run"))
+struct PostgresClusterTests {
+    /// Two nodes on a fresh database; `body` gets both.
+    func withTwoNodes(_ body: (PostgresStore, PostgresStore, PostgresTestDatabase) throws -> Void) throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let a = try PostgresStore(url: database.url, nodeID: "node-a", poolSize: 4)
+        let b = try PostgresStore(url: database.url, nodeID: "node-b", poolSize: 4)
+        defer {
+            a.shutdown()
+            b.shutdown()
+        }
+        try body(a, b, database)
+    }
+
+    /// Runs `work(i)` for i in 0..<count on real threads (not the cooperative pool), all at once.
+    func race<T: Sendable>(_ count: Int, _ work: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+        let results = ResultsBox<T>(count: count)
+        let start = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        for i in 0..<count {
+            group.enter()
+            Thread.detachNewThread {
+                start.wait()
+                results.set(i, Result { try work(i) })
+                group.leave()
+            }
+        }
+        for _ in 0..<count { start.signal() }
+        group.wait()
+        return results.values
+    }
+
+    @Test func theContractSuiteRunsAgainstPostgres() {
+        // Marker: when this suite is skipped, so is every `postgres` argument of the contract tests.
+        #expect(Backend.available.contains(.postgres))
+    }
+
+    @Test func twoNodesRacingForOneTOTPCounterOrRefreshTokenOrRecoveryCodeHaveExactlyOneWinner() throws {
+        try withTwoNodes { a, b, _ in
+            let account = try a.createAccount(name: "race", nowMs: 1)
+            try a.saveTOTP(
+                TOTPRecord(accountID: account.id, secretSealed: "s", algorithm: "SHA1", digits: 6, periodSeconds: 30, createdMs: 1),
+                recoveryCodeHashes: (0..<10).map { "code\($0)" })
+            let client = try a.createOAuthClient(
+                accountID: account.id, authMethod: .privateKeyJWT, jwks: "{}", secretHash: nil, scopes: [.read], label: "", nowMs: 1)
+            for round in 0..<10 {
+                let counter = Int64(1000 + round)
+                let totp = race(4) { i in try (i % 2 == 0 ? a : b).acceptTOTPCounter(accountID: account.id, counter: counter, nowMs: 2) }
+                #expect(totp.filter { (try? $0.get()) == true }.count == 1, "round \(round): \(totp)")
+
+                try a.insertRefreshToken(
+                    RefreshTokenRecord(
+                        hash: "rt\(round)", familyID: "f", clientID: client.id, accountID: account.id, scopes: [.read], jkt: nil, createdMs: 1,
+                        familyExpiresMs: 10_000))
+                let refresh = race(4) { i in try (i % 2 == 0 ? a : b).markRefreshTokenUsed(hash: "rt\(round)", nowMs: 3) }
+                #expect(refresh.filter { (try? $0.get()) == true }.count == 1, "round \(round): \(refresh)")
+
+                let recovery = race(4) { i in try (i % 2 == 0 ? a : b).spendRecoveryCode(accountID: account.id, codeHash: "code\(round)", nowMs: 4) }
+                #expect(recovery.filter { (try? $0.get()) == true }.count == 1, "round \(round): \(recovery)")
+            }
+            #expect(try b.unusedRecoveryCodeHashes(accountID: account.id).isEmpty)
+        }
+    }
+
+    @Test func concurrentAuditAppendsFromTwoNodesFormOneVerifiableChain() throws {
+        try withTwoNodes { a, b, _ in
+            let writers = 6
+            let batches = 15
+            let results = race(writers) { i in
+                for n in 0..<batches {
+                    let entries = (0..<(1 + n % 3)).map { j in
+                        AuditEntry(timeUs: Int64(n), event: "test.append", actor: "writer-\(i)", outcome: .info, details: ["n": "\(n).\(j)"])
+                    }
+                    _ = try (i % 2 == 0 ? a : b).appendAudit(entries)
+                }
+            }
+            for result in results { try result.get() }
+            let expected = (0..<writers).reduce(0) { sum, _ in sum + (0..<batches).reduce(0) { $0 + 1 + $1 % 3 } }
+            var records: [AuditRecord] = []
+            var cursor: Int64 = 0
+            while true {
+                let page = try b.auditRecords(afterSeq: cursor, limit: 100)
+                guard let last = page.last else { break }
+                records += page
+                cursor = last.seq
+            }
+            #expect(records.count == expected)
+            var verifier = AuditChainVerifier(identities: [])
+            for record in records { _ = verifier.add(record) }
+            #expect(verifier.result.problem == nil, "\(String(describing: verifier.result.problem))")
+            #expect(verifier.result.records == expected)
+            #expect(try a.auditTail().seq == Int64(expected))
+        }
+    }
+
+    @Test func changeFeedSeqsCommitInOrderUnderConcurrentWriters() throws {
+        try withTwoNodes { a, b, _ in
+            let account = try a.createAccount(name: "feed", nowMs: 1)
+            let results = race(6) { i in
+                for n in 0..<10 {
+                    try (i % 2 == 0 ? a : b).deposit(accountID: account.id, asset: "USD", amount: FixedDecimal(parsing: "\(n + 1)")!, nowMs: 2)
+                }
+            }
+            for result in results { try result.get() }
+            let changes = try a.changes(afterSeq: 0, limit: 1000)
+            #expect(changes.count == 60)
+            #expect(changes.map(\.seq) == Array(1...60))
+        }
+    }
+
+    @Test func eachNodeEndsOnlyItsOwnOrphanedSessionsAndLiveCountsAreClusterWide() throws {
+        try withTwoNodes { a, b, _ in
+            func record(_ id: String) -> SessionRecord {
+                SessionRecord(
+                    id: id, accountID: "a_1", credentialID: "k", authMethod: "signature", scopes: "read", clientIP: "203.0.113.9",
+                    network: "203.0.113.0/24", createdMs: 1, lastActivityMs: 1, idleTimeoutMs: 1000, absoluteDeadlineMs: 10_000, riskScore: 0,
+                    riskLevel: "low", mfaVerifiedMs: nil)
+            }
+            try a.saveSession(record("s_a"))
+            try b.saveSession(record("s_b"))
+            #expect(try a.liveSessionCount(accountID: "a_1") == 2)
+            #expect(try a.endOrphanedSessions(atMs: 5) == 1)
+            #expect(try b.sessionRecord(id: "s_a")?.endReason == "shutdown")
+            #expect(try b.sessionRecord(id: "s_b")?.isLive == true)
+            #expect(try b.liveSessionCount(accountID: "a_1") == 1)
+        }
+    }
+
+    @Test func nodesStartingTogetherMigrateOnce() throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let results = race(3) { i in
+            let store = try PostgresStore(url: database.url, nodeID: "n\(i)")
+            store.shutdown()
+        }
+        for result in results { try result.get() }
+        let store = try PostgresStore(url: database.url, nodeID: "check")
+        defer { store.shutdown() }
+        #expect(store.ping())
+        _ = try store.createAccount(name: "after", nowMs: 1)
+    }
+
+    @Test func aChangeOnOneNodeIsSignalledOnTheOther() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let a = try PostgresStore(url: database.url, nodeID: "node-a")
+        let b = try PostgresStore(url: database.url, nodeID: "node-b")
+        defer {
+            a.shutdown()
+            b.shutdown()
+        }
+        let signals = SignalCollector(b.changeNotifications())
+        #expect(await signals.next(within: 5) == .catchUp)
+        let account = try a.createAccount(name: "notify", nowMs: 1)
+        let key = try a.createKey(accountID: account.id, algorithm: .ed25519, publicKey: [1], scopes: [.read], label: "", expiresMs: nil, nowMs: 1)
+        let started = Date()
+        try a.revokeKey(id: key.id, nowMs: 2)
+        let signal = await signals.next(within: 5)
+        #expect(Date().timeIntervalSince(started) < 1, "a revocation reaches the other node within 1 s")
+        let seq = try a.latestChangeSeq()
+        #expect(signal == .changed(seq: seq))
+        #expect(try b.changes(afterSeq: seq - 1).map(\.subject) == [key.id])
+        signals.cancel()
+    }
+
+    @Test func theListenerReconnectsAfterItsBackendIsTerminatedAndAsksForACatchUp() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let a = try PostgresStore(url: database.url, nodeID: "node-a")
+        let b = try PostgresStore(url: database.url, nodeID: "node-b")
+        defer {
+            a.shutdown()
+            b.shutdown()
+        }
+        let signals = SignalCollector(b.changeNotifications(heartbeat: .seconds(1)))
+        #expect(await signals.next(within: 5) == .catchUp)
+        // Kill every other connection to the database: the listener's and both pools'.
+        try PostgresAdmin.execute(url: database.url, [
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ])
+        #expect(await signals.next(within: 10) == .catchUp, "a reconnect is followed by a catch-up signal")
+        // A change committed while the listener was down would be found by the catch-up read;
+        // one committed now is signalled. The pools heal on their next call.
+        var revoked: Int64 = 0
+        for attempt in 0..<3 {
+            do {
+                try a.setSetting("x", "y")
+                break
+            } catch StoreError.unavailable(_) where attempt < 2 {
+                // The first call on a connection the server closed may fail; the next opens a new one.
+            }
+        }
+        let account = try a.createAccount(name: "after-reconnect", nowMs: 1)
+        try a.setAccountStatus(id: account.id, .disabled, nowMs: 2)
+        revoked = try a.latestChangeSeq()
+        var seen: ChangeSignal?
+        repeat { seen = await signals.next(within: 5) } while seen == .catchUp
+        #expect(seen == .changed(seq: revoked))
+        signals.cancel()
+    }
+
+    @Test func anUnreachableServerFailsFastWithUnavailable() throws {
+        let started = Date()
+        #expect {
+            _ = try PostgresStore(url: "postgres://postgres@127.0.0.1:1/none", nodeID: "n", timeout: .seconds(2))
+        } throws: { error in
+            guard case StoreError.unavailable(let text) = error else { return false }
+            return text.contains("127.0.0.1:1")
+        }
+        #expect(Date().timeIntervalSince(started) < 3)
+    }
+
+    @Test func sslmodeRequireAgainstAServerWithoutTLSIsUnavailable() throws {
+        guard let base = Backend.postgresURL else { return }
+        var url = try PostgresURL(base)
+        url.sslMode = .require
+        #expect(throws: StoreError.self) { _ = try PostgresStore(url: url.urlString, nodeID: "n", timeout: .seconds(3)) }
+    }
+
+    @Test func callsFailWithUnavailableAfterShutdown() throws {
+        try withTwoNodes { a, _, _ in
+            a.shutdown()
+            #expect(!a.ping())
+            #expect(throws: StoreError.unavailable("the PostgreSQL store is shut down")) { try a.setting("x") }
+        }
+    }
+}
+
+/// Collects a stream's signals on a task of its own; `next(within:)` waits for the next one.
+final class SignalCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffered: [ChangeSignal] = []
+    private var task: Task<Void, Never>?
+
+    init(_ stream: AsyncStream<ChangeSignal>) {
+        task = Task { [weak self] in
+            for await signal in stream {
+                guard let self else { return }
+                self.lock.withLock { self.buffered.append(signal) }
+            }
+        }
+    }
+
+    func next(within seconds: Double) async -> ChangeSignal? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let first = lock.withLock { buffered.isEmpty ? nil : buffered.removeFirst() }
+            if let first { return first }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    func cancel() { task?.cancel() }
+}
+
+final class ResultsBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [Result<T, any Error>?]
+
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<T, any Error>) {
+        lock.lock()
+        storage[index] = value
+        lock.unlock()
+    }
+
+    var values: [Result<T, any Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage.map { $0! }
+    }
+}
