@@ -31,13 +31,24 @@ final class ConnectionPool: @unchecked Sendable {
     private var open = 0
     private var closed = false
     private let nextID = NIOLockedValueBox(0)
+    /// The group's event loops: a call from one of them would wait for itself.
+    private let loops: Set<ObjectIdentifier>
+
+    /// The bridge's rule, checked on every call: the caller is not an event loop of the store's
+    /// group (it would wait for a future only it can complete: a deadlock), and, in debug builds,
+    /// not an event loop at all (blocking a server's event loop stalls every socket on it).
+    func preconditionCallerMayBlock() {
+        guard let current = MultiThreadedEventLoopGroup.currentEventLoop else { return }
+        precondition(!loops.contains(ObjectIdentifier(current)), "PostgresStore called from its own event loop: this would deadlock")
+        assertionFailure("PostgresStore blocks its caller: call it from a task or an actor, not from an event loop")
+    }
 
     init(url: PostgresURL, size: Int, timeout: TimeAmount, group: (any EventLoopGroup)?, logger: Logger) throws {
         self.url = url
         self.capacity = max(1, size)
         self.timeout = timeout
         self.logger = logger
-        self.configuration = try url.configuration(connectTimeout: timeout)
+        self.configuration = try url.configuration(connectTimeout: timeout, statementTimeout: timeout)
         if let group {
             self.group = group
             ownsGroup = false
@@ -45,6 +56,7 @@ final class ConnectionPool: @unchecked Sendable {
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
             ownsGroup = true
         }
+        loops = Set(self.group.makeIterator().map { ObjectIdentifier($0) })
     }
 
     /// Closes every connection and, if the pool made it, its event-loop group. Idempotent.
@@ -172,7 +184,9 @@ final class ConnectionPool: @unchecked Sendable {
                 condition.unlock()
                 let connecting = connect()
                 do {
-                    return try wait(connecting, deadline: deadline, what: "connect")
+                    // Connecting (TCP, TLS, authentication) never takes longer than one call's
+                    // timeout, even inside a longer call (the migration).
+                    return try wait(connecting, deadline: min(deadline, .now() + timeout), what: "connect")
                 } catch {
                     // Timed out: a connection that still arrives later is closed, not leaked.
                     connecting.whenSuccess { Self.close($0) }

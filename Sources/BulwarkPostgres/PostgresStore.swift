@@ -52,11 +52,15 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
     ///   - url: `postgres://user:pass@host:port/db?sslmode=…` (see `PostgresURL`).
     ///   - nodeID: this gateway node's stable name (sessions it opens are tagged with it).
     ///   - poolSize: connections kept open at most (each call holds one for its duration).
-    ///   - timeout: the deadline of every call, and of a connection attempt.
+    ///   - timeout: the deadline of every call, and of a connection attempt; also the server's
+    ///     `statement_timeout` and `lock_timeout` for the store's connections.
+    ///   - migrationTimeout: the deadline of the start-up migration (waiting for another node's
+    ///     migration included).
     ///   - eventLoopGroup: a group to run PostgresNIO on; by default the store makes its own
     ///     two-thread group (never pass the group of a server whose threads call the store).
     public init(
-        url: String, nodeID: String, poolSize: Int = 4, timeout: TimeAmount = .seconds(5), eventLoopGroup: (any EventLoopGroup)? = nil,
+        url: String, nodeID: String, poolSize: Int = 4, timeout: TimeAmount = .seconds(5), migrationTimeout: TimeAmount = .seconds(120),
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "bulwark.postgres")
     ) throws {
         self.url = try PostgresURL(url)
@@ -64,7 +68,7 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
         self.timeout = timeout
         self.pool = try ConnectionPool(url: self.url, size: poolSize, timeout: timeout, group: eventLoopGroup, logger: logger)
         do {
-            try migrate()
+            try migrate(timeout: migrationTimeout)
         } catch {
             pool.shutdown()
             throw error
@@ -79,9 +83,11 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
 
     // MARK: Plumbing
 
-    /// One statement outside a transaction (autocommit).
-    func withConnection<T>(_ body: (PGConnection) throws -> T) throws -> T {
-        let deadline = NIODeadline.now() + timeout
+    /// One statement outside a transaction (autocommit). The whole call, waiting for a free
+    /// connection included, ends by `timeout` (or `deadline`).
+    func withConnection<T>(deadline: NIODeadline? = nil, _ body: (PGConnection) throws -> T) throws -> T {
+        pool.preconditionCallerMayBlock()
+        let deadline = deadline ?? NIODeadline.now() + timeout
         let connection = PGConnection(connection: try pool.checkout(deadline: deadline), pool: pool, deadline: deadline)
         defer { pool.checkin(connection.connection, broken: connection.broken) }
         do {
@@ -95,8 +101,8 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
 
     /// `body` in one transaction (BEGIN … COMMIT, ROLLBACK on any error) on one connection.
     /// `lock` takes that transaction-level advisory lock first.
-    func transaction<T>(lock: Int64? = nil, _ body: (PGConnection) throws -> T) throws -> T {
-        try withConnection { connection in
+    func transaction<T>(lock: Int64? = nil, deadline: NIODeadline? = nil, _ body: (PGConnection) throws -> T) throws -> T {
+        try withConnection(deadline: deadline) { connection in
             try connection.execute("BEGIN")
             do {
                 if let lock { try connection.execute("SELECT pg_advisory_xact_lock($1)", [.int(lock)]) }
@@ -129,8 +135,15 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
 
     // MARK: Migrations
 
-    private func migrate() throws {
-        try transaction(lock: Locks.migrations) { db in
+    /// Applies the migrations this database lacks, in one transaction under an advisory lock: a
+    /// node that starts while another migrates waits, then finds nothing left to do. Migrations
+    /// may take longer than a call (`migrationTimeout`), so the server-side statement timeout is
+    /// lifted for this transaction.
+    private func migrate(timeout migrationTimeout: TimeAmount) throws {
+        try transaction(lock: nil, deadline: .now() + migrationTimeout) { db in
+            try db.execute("SET LOCAL statement_timeout = 0")
+            try db.execute("SET LOCAL lock_timeout = 0")
+            try db.execute("SELECT pg_advisory_xact_lock($1)", [.int(Locks.migrations)])
             try db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY NOT NULL, applied_ms BIGINT NOT NULL)")
             let applied = Set(try db.rows("SELECT name FROM schema_migrations").map { try $0.text("name") })

@@ -98,7 +98,7 @@ public struct PostgresURL: Sendable, Equatable {
         return copy
     }
 
-    func configuration(connectTimeout: TimeAmount) throws -> PostgresConnection.Configuration {
+    func configuration(connectTimeout: TimeAmount, statementTimeout: TimeAmount) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch sslMode {
         case .disable:
@@ -125,6 +125,15 @@ public struct PostgresURL: Sendable, Equatable {
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: user, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = connectTimeout
+        // Server-side bounds matching the client's deadline. When a call times out the client
+        // closes its connection, but a backend waiting on a lock does not notice that until it
+        // next talks to the client: these end such a statement (and a transaction left open by
+        // a hung client) on the server too, so its locks are released.
+        let ms = String(statementTimeout.nanoseconds / 1_000_000)
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", ms), ("lock_timeout", ms), ("idle_in_transaction_session_timeout", "60000"),
+            ("application_name", "bulwark"),
+        ]
         return configuration
     }
 }

@@ -231,6 +231,46 @@ struct PostgresClusterTests {
         signals.cancel()
     }
 
+    @Test func aCallWaitingOnALockEndsAtItsDeadlineAndTheStoreRecovers() throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let store = try PostgresStore(url: database.url, nodeID: "n", poolSize: 1, timeout: .seconds(1))
+        defer { store.shutdown() }
+        _ = try store.appendAudit([AuditEntry(timeUs: 1, event: "before", actor: "t", outcome: .info)])
+        // Another client holds the audit chain's advisory lock (PostgresStore.Locks.audit) for 2.5 s.
+        let holder = Thread {
+            try? PostgresAdmin.execute(
+                url: database.url, ["BEGIN", "SELECT pg_advisory_xact_lock(\(0x4255_4C57_0000_0003 as Int64))", "SELECT pg_sleep(2.5)", "COMMIT"])
+        }
+        holder.start()
+        Thread.sleep(forTimeInterval: 0.4)
+        let started = Date()
+        #expect {
+            _ = try store.appendAudit([AuditEntry(timeUs: 2, event: "blocked", actor: "t", outcome: .info)])
+        } throws: { error in
+            guard case StoreError.unavailable = error else { return false }
+            return true
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed >= 0.8 && elapsed < 2, "took \(elapsed) s")
+        // The lock goes away; the same store (one pooled connection) works again.
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(try store.appendAudit([AuditEntry(timeUs: 3, event: "after", actor: "t", outcome: .info)]).first?.seq == 2)
+        #expect(store.ping())
+    }
+
+    @Test func aStatementThatRunsTooLongIsCutAtTheDeadline() {
+        guard let base = Backend.postgresURL else { return }
+        let started = Date()
+        #expect {
+            try PostgresAdmin.execute(url: base, ["SELECT pg_sleep(5)"], timeout: .milliseconds(500))
+        } throws: { error in
+            guard case StoreError.unavailable = error else { return false }
+            return true
+        }
+        #expect(Date().timeIntervalSince(started) < 2)
+    }
+
     @Test func sslmodeRequireAgainstAServerWithoutTLSIsUnavailable() throws {
         guard let base = Backend.postgresURL else { return }
         var url = try PostgresURL(base)
