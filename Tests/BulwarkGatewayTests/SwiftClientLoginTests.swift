@@ -19,6 +19,12 @@ struct GatewayProcess {
     static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(".build/debug/bulwark").path
 
+    /// The test run's environment without the test suites' own `BULWARK_TEST_*` variables
+    /// (BULWARK_TEST_POSTGRES_URL): the gateway refuses unknown `BULWARK_*` variables.
+    static var childEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("BULWARK_TEST_") }
+    }
+
     static func start() async throws -> GatewayProcess {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-swift-client-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -26,6 +32,7 @@ struct GatewayProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--data", root + "/data", "--listen", "127.0.0.1:0", "--ready-file", ready]
+        process.environment = childEnvironment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -41,6 +48,7 @@ struct GatewayProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments + ["--data", data, "--json"]
+        process.environment = Self.childEnvironment
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
