@@ -127,7 +127,10 @@ let package = Package(
         .testTarget(name: "BulwarkVenueTests", dependencies: ["BulwarkVenue"], swiftSettings: strict),
         .testTarget(
             name: "BulwarkStoreTests",
-            dependencies: ["BulwarkStore", "BulwarkPostgres", "BulwarkCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "BulwarkStore", "BulwarkPostgres", "BulwarkCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "BulwarkGatewayTests",

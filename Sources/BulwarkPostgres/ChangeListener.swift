@@ -50,13 +50,32 @@ final class ChangeListener: Sendable {
 
     func start() {
         guard !state.withLockedValue({ $0.stopped }) else { return }
-        pool.connect().whenComplete { result in
+        // Connecting and LISTEN must finish within the store's timeout; a server that accepts
+        // and never answers is given up on and retried like a refused one.
+        let attempt = NIOLockedValueBox(false)  // true once this attempt is settled
+        let connecting = pool.connect()
+        let timer = pool.group.next().scheduleTask(in: pool.timeout) {
+            guard Self.settle(attempt) else { return }
+            connecting.whenSuccess { ConnectionPool.close($0) }
+            self.retry(after: StoreError.unavailable("no answer within the timeout"))
+        }
+        connecting.whenComplete { result in
             switch result {
             case .failure(let error):
+                guard Self.settle(attempt) else { return }
+                timer.cancel()
                 self.retry(after: error)
             case .success(let connection):
-                self.listen(on: connection)
+                self.listen(on: connection, attempt: attempt, timer: timer)
             }
+        }
+    }
+
+    /// Marks an attempt settled; false if it already was (the timer and the result race).
+    private static func settle(_ attempt: NIOLockedValueBox<Bool>) -> Bool {
+        attempt.withLockedValue { settled in
+            defer { settled = true }
+            return !settled
         }
     }
 
@@ -73,7 +92,7 @@ final class ChangeListener: Sendable {
         connection.map(ConnectionPool.close)
     }
 
-    private func listen(on connection: PostgresConnection) {
+    private func listen(on connection: PostgresConnection, attempt: NIOLockedValueBox<Bool>, timer: Scheduled<Void>) {
         let keep = state.withLockedValue { state -> Bool in
             guard !state.stopped else { return false }
             state.connection = connection
@@ -90,6 +109,8 @@ final class ChangeListener: Sendable {
         // Runs after the LISTEN that addListener queued (one connection runs its commands in
         // order), so once it succeeds every later commit is notified here.
         connection.query(PostgresQuery(unsafeSQL: "LISTEN bulwark_changes"), logger: pool.logger).whenComplete { result in
+            guard Self.settle(attempt) else { return }  // timed out: already closed and retrying
+            timer.cancel()
             switch result {
             case .failure(let error):
                 ConnectionPool.close(connection)

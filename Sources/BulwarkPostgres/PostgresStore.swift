@@ -2,7 +2,9 @@ import BulwarkCore
 import BulwarkStore
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// The PostgreSQL store: several gateway nodes share one database (docs/architecture.md).
@@ -43,6 +45,7 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
     public let url: PostgresURL
     let pool: ConnectionPool
     let timeout: TimeAmount
+    let health = NIOLockedValueBox(Health())
 
     /// Connects, and migrates the schema (one transaction under an advisory lock, so nodes
     /// starting together don't race). Throws `StoreError.unavailable` if PostgreSQL does not answer
@@ -385,7 +388,55 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
         }
     }
 
+    /// True while PostgreSQL answers. From a task: one round trip on a pooled connection. From
+    /// an event loop (the gateway's `/readyz` handler runs on one) it never blocks: it answers the
+    /// latest probe's result and starts a new probe in the background, at most one a second.
     public func ping() -> Bool {
-        (try? withConnection { db in try db.row("SELECT 1 AS one")?.int64("one") }) == 1
+        if MultiThreadedEventLoopGroup.currentEventLoop != nil {
+            probeInBackground()
+            return health.withLockedValue { $0.healthy }
+        }
+        let healthy = (try? withConnection { db in try db.row("SELECT 1 AS one")?.int64("one") }) == 1
+        health.withLockedValue { $0.healthy = healthy }
+        return healthy
+    }
+
+    struct Health {
+        var healthy = true
+        var probing = false
+        var lastProbe = NIODeadline.distantPast
+    }
+
+    private func probeInBackground() {
+        let start = health.withLockedValue { state -> Bool in
+            guard !state.probing, state.lastProbe + .seconds(1) < .now() else { return false }
+            state.probing = true
+            state.lastProbe = .now()
+            return true
+        }
+        guard start, !pool.isShutDown else { return }
+        let health = self.health
+        let logger = pool.logger
+        let timeout = self.timeout
+        let connecting = pool.connect()
+        let result = connecting.flatMap { connection in
+            connection.query(PostgresQuery(unsafeSQL: "SELECT 1"), logger: logger).map { _ in () }
+                .always { _ in ConnectionPool.close(connection) }
+        }
+        let timer = result.eventLoop.scheduleTask(in: timeout) {
+            // No answer in time (a silent server): unhealthy now, whatever arrives later.
+            connecting.whenSuccess { ConnectionPool.close($0) }
+            health.withLockedValue { state in
+                state.probing = false
+                state.healthy = false
+            }
+        }
+        result.whenComplete { outcome in
+            timer.cancel()
+            health.withLockedValue { state in
+                state.probing = false
+                if case .success = outcome { state.healthy = true } else { state.healthy = false }
+            }
+        }
     }
 }

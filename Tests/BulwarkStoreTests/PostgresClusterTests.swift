@@ -2,6 +2,7 @@ import BulwarkCore
 import BulwarkPostgres
 import BulwarkStore
 import Foundation
+import NIOPosix
 import Testing
 
 /// Two `PostgresStore`s on one database are two gateway nodes: races between them, the audit
@@ -257,6 +258,20 @@ struct PostgresClusterTests {
         Thread.sleep(forTimeInterval: 2.5)
         #expect(try store.appendAudit([AuditEntry(timeUs: 3, event: "after", actor: "t", outcome: .info)]).first?.seq == 2)
         #expect(store.ping())
+    }
+
+    /// The gateway's /readyz handler runs on an event loop: ping answers from the last probe
+    /// there, without blocking, and probes in the background.
+    @Test func pingOnAnEventLoopDoesNotBlock() throws {
+        try withTwoNodes { a, _, _ in
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            defer { try? group.syncShutdownGracefully() }
+            let started = Date()
+            let answers = try (0..<3).map { _ in try group.next().submit { a.ping() }.wait() }
+            #expect(answers == [true, true, true])
+            #expect(Date().timeIntervalSince(started) < 0.5)
+            #expect(a.ping())  // from here (not an event loop): a real round trip
+        }
     }
 
     @Test func aStatementThatRunsTooLongIsCutAtTheDeadline() {
