@@ -1,4 +1,5 @@
 import BulwarkStore
+import Dispatch
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -14,8 +15,8 @@ import PostgresNIO
 /// PostgresNIO runs on an event-loop group of its own (`MultiThreadedEventLoopGroup`, 1–2
 /// threads, never the cooperative pool), every call is an `EventLoopFuture`, and the caller
 /// blocks on that future's result with a deadline. The event loops never wait on the caller, so
-/// no cycle is possible. Callers must not be event-loop threads of this group (NIO's `wait()`
-/// traps that in debug builds): a blocked event loop could not complete its own futures.
+/// no cycle is possible. Callers must not be event-loop threads of this group (a precondition
+/// checks it): a blocked event loop could not complete its own futures.
 final class ConnectionPool: @unchecked Sendable {
     let url: PostgresURL
     let group: any EventLoopGroup
@@ -35,12 +36,13 @@ final class ConnectionPool: @unchecked Sendable {
     private let loops: Set<ObjectIdentifier>
 
     /// The bridge's rule, checked on every call: the caller is not an event loop of the store's
-    /// group (it would wait for a future only it can complete: a deadlock), and, in debug builds,
-    /// not an event loop at all (blocking a server's event loop stalls every socket on it).
+    /// own group, which would wait for a future only it can complete (a deadlock). A call from
+    /// another group's event loop works but stalls that loop's sockets for the round trip (the
+    /// gateway's admin HTTP handler does this today, as it did with SQLite; moving those calls
+    /// off the loop is the gateway's business).
     func preconditionCallerMayBlock() {
         guard let current = MultiThreadedEventLoopGroup.currentEventLoop else { return }
         precondition(!loops.contains(ObjectIdentifier(current)), "PostgresStore called from its own event loop: this would deadlock")
-        assertionFailure("PostgresStore blocks its caller: call it from a task or an actor, not from an event loop")
     }
 
     init(url: PostgresURL, size: Int, timeout: TimeAmount, group: (any EventLoopGroup)?, logger: Logger) throws {
@@ -81,41 +83,33 @@ final class ConnectionPool: @unchecked Sendable {
 
     // MARK: The bridge
 
-    /// Blocks the calling (non-event-loop) thread until `future` completes or `deadline` passes.
-    /// On a timeout `onTimeout` runs (the caller closes the connection the statement runs on, so
-    /// the server abandons it) and `StoreError.unavailable` is thrown.
+    /// Blocks the calling thread until `future` completes or `deadline` passes. On a timeout
+    /// `onTimeout` runs (the caller closes the connection the statement runs on, so the server
+    /// abandons it) and `StoreError.unavailable` is thrown.
+    ///
+    /// A semaphore signalled from the future's callback, not NIO's `wait()`: `wait()` traps on
+    /// any event-loop thread, and the gateway's admin HTTP handler calls the store from its own
+    /// event loop (as it did with SQLite). That is safe here because the future completes on the
+    /// store's group, never on the caller's loop (`preconditionCallerMayBlock`).
     func wait<T: Sendable>(
         _ future: EventLoopFuture<T>, deadline: NIODeadline, what: @autoclosure () -> String, onTimeout: (@Sendable () -> Void)? = nil
     ) throws -> T {
-        let promise = future.eventLoop.makePromise(of: T.self)
-        let done = NIOLockedValueBox(false)
-        let timer = future.eventLoop.scheduleTask(deadline: deadline) {
-            let first = done.withLockedValue { was in
-                defer { was = true }
-                return !was
-            }
-            if first { promise.fail(Timeout()) }
-        }
+        let semaphore = DispatchSemaphore(value: 0)
+        let outcome = NIOLockedValueBox<Result<T, any Error>?>(nil)
         future.whenComplete { result in
-            let first = done.withLockedValue { was in
-                defer { was = true }
-                return !was
-            }
-            guard first else { return }
-            timer.cancel()
-            promise.completeWith(result)
+            outcome.withLockedValue { $0 = result }
+            semaphore.signal()
         }
-        do {
-            return try promise.futureResult.wait()
-        } catch is Timeout {
+        let remaining = max(0, (deadline - .now()).nanoseconds)
+        if semaphore.wait(timeout: .now() + .nanoseconds(Int(remaining))) == .timedOut {
             onTimeout?()
             throw StoreError.unavailable("PostgreSQL at \(url.host):\(url.port) did not answer within \(Self.seconds(timeout)) s (\(what()))")
-        } catch {
-            throw Self.map(error, url: url)
+        }
+        switch outcome.withLockedValue({ $0 })! {
+        case .success(let value): return value
+        case .failure(let error): throw Self.map(error, url: url)
         }
     }
-
-    private struct Timeout: Error {}
 
     static func seconds(_ amount: TimeAmount) -> String {
         let ms = amount.nanoseconds / 1_000_000

@@ -271,6 +271,9 @@ struct PostgresClusterTests {
             #expect(answers == [true, true, true])
             #expect(Date().timeIntervalSince(started) < 0.5)
             #expect(a.ping())  // from here (not an event loop): a real round trip
+            // Other calls from a foreign event loop block it for the round trip, and work.
+            try a.setSetting("from-loop", "yes")
+            #expect(try group.next().submit { try a.setting("from-loop") }.wait() == "yes")
         }
     }
 
