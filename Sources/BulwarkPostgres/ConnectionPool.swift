@@ -134,10 +134,6 @@ final class ConnectionPool: @unchecked Sendable {
         return .unavailable("PostgreSQL at \(url.host):\(url.port): \(error)")
     }
 
-    static func sqlState(of error: any Error) -> String? {
-        (error as? PSQLError)?.serverInfo?[.sqlState]
-    }
-
     // MARK: Connections
 
     /// Closes without waiting. The closure keeps the connection alive until it is closed

@@ -13,11 +13,6 @@ enum PGValue: Sendable {
     static func int(_ value: Int) -> PGValue { .int(Int64(value)) }
 }
 
-extension PGValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
-    init(stringLiteral value: String) { self = .text(value) }
-    init(integerLiteral value: Int64) { self = .int(value) }
-}
-
 /// One checked-out connection for one store call (one statement, or one transaction), with the
 /// call's deadline. A statement that fails without a server answer marks it broken: the pool
 /// closes it instead of reusing it.
