@@ -4,7 +4,7 @@ import PackageDescription
 // Module graph (acyclic; see docs/architecture.md):
 //   BulwarkCore  <- BulwarkAuth <- BulwarkSessions
 //   BulwarkCore  <- BulwarkVenue
-//   BulwarkCore  <- BulwarkStore
+//   BulwarkCore  <- BulwarkStore <- BulwarkPostgres (PostgresNIO)
 //   all of them  <- BulwarkGateway <- bulwark (executable)
 //   BulwarkCore  <- BulwarkAuth <- BulwarkClient (the Swift client library) <- bulwark (bench)
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "BulwarkAuth", targets: ["BulwarkAuth"]),
         .library(name: "BulwarkVenue", targets: ["BulwarkVenue"]),
         .library(name: "BulwarkStore", targets: ["BulwarkStore"]),
+        .library(name: "BulwarkPostgres", targets: ["BulwarkPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -67,9 +69,21 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "BulwarkPostgres",
+            dependencies: [
+                "BulwarkCore", "BulwarkStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "BulwarkGateway",
             dependencies: [
-                "BulwarkCore", "BulwarkAuth", "BulwarkSessions", "BulwarkVenue", "BulwarkStore",
+                "BulwarkCore", "BulwarkAuth", "BulwarkSessions", "BulwarkVenue", "BulwarkStore", "BulwarkPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -126,7 +140,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "BulwarkSessionsTests", dependencies: ["BulwarkSessions"], swiftSettings: strict),
         .testTarget(name: "BulwarkVenueTests", dependencies: ["BulwarkVenue"], swiftSettings: strict),
-        .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore"], swiftSettings: strict),
+        .testTarget(
+            name: "BulwarkStoreTests",
+            dependencies: [
+                "BulwarkStore", "BulwarkPostgres", "BulwarkCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "BulwarkClientTests",
             dependencies: [

@@ -28,6 +28,28 @@ public struct AuditEntry: Sendable, Equatable {
     }
 }
 
+/// The `details` column of `audit_log`: compact JSON, keys sorted (the same on every backend).
+public enum AuditDetailsCoding {
+    public static func encode(_ details: [String: String]) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        for key in details.keys.sorted() {
+            w.key(key)
+            w.string(details[key]!)
+        }
+        w.endObject()
+        return w.string
+    }
+
+    public static func decode(_ text: String?) -> [String: String] {
+        var details: [String: String] = [:]
+        if let text, case .object(let object)? = try? StrictJSONParser().parse(Array(text.utf8)) {
+            for (key, value) in object.members { if case .string(let string) = value { details[key] = string } }
+        }
+        return details
+    }
+}
+
 extension SQLiteStore {
     /// Appends entries to the chain in one transaction. Each write transaction reads the chain's
     /// tail first; SQLite runs one writer at a time, so the gateway and the CLI appending at once
@@ -100,22 +122,10 @@ extension SQLiteStore {
         }
     }
 
-    static func encodeDetails(_ details: [String: String]) -> String {
-        var w = JSONWriter()
-        w.beginObject()
-        for key in details.keys.sorted() {
-            w.key(key)
-            w.string(details[key]!)
-        }
-        w.endObject()
-        return w.string
-    }
+    static func encodeDetails(_ details: [String: String]) -> String { AuditDetailsCoding.encode(details) }
 
     private static func auditRecord(_ row: Row) -> AuditRecord {
-        var details: [String: String] = [:]
-        if let text: String = row["details"], case .object(let object)? = try? StrictJSONParser().parse(Array(text.utf8)) {
-            for (key, value) in object.members { if case .string(let string) = value { details[key] = string } }
-        }
+        let details = AuditDetailsCoding.decode(row["details"])
         // The stored hash is taken as is: verification recomputes it from the stored fields.
         return AuditRecord(
             seq: row["seq"], timeUs: row["ts_us"], event: row["event"], actor: row["actor"], credentialID: row["credential"],

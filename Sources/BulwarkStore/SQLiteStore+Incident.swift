@@ -20,6 +20,19 @@ public struct KillSwitchRecord: Sendable, Equatable {
     public let releasedBy: String?
 
     public var isActive: Bool { releasedMs == nil }
+
+    public init(
+        id: Int64, scope: Scope, subject: String, reason: String, engagedBy: String, engagedMs: Int64, releasedMs: Int64?, releasedBy: String?
+    ) {
+        self.id = id
+        self.scope = scope
+        self.subject = subject
+        self.reason = reason
+        self.engagedBy = engagedBy
+        self.engagedMs = engagedMs
+        self.releasedMs = releasedMs
+        self.releasedBy = releasedBy
+    }
 }
 
 /// A blocked client network.
@@ -33,6 +46,16 @@ public struct IPBlockRecord: Sendable, Equatable {
     public let removedMs: Int64?
 
     public func isActive(atMs now: Int64) -> Bool { removedMs == nil && (expiresMs.map { $0 > now } ?? true) }
+
+    public init(id: Int64, network: IPNetwork, reason: String, createdBy: String, createdMs: Int64, expiresMs: Int64?, removedMs: Int64?) {
+        self.id = id
+        self.network = network
+        self.reason = reason
+        self.createdBy = createdBy
+        self.createdMs = createdMs
+        self.expiresMs = expiresMs
+        self.removedMs = removedMs
+    }
 }
 
 extension SQLiteStore {

@@ -108,6 +108,13 @@ extension SQLiteStore {
         }
     }
 
+    public func liveSessionCount(accountID: String) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM sessions WHERE account_id = ? AND ended_ms IS NULL", arguments: [accountID]) ?? 0
+        }
+    }
+
     public func sessionRecord(id: String) throws -> SessionRecord? {
         try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]).map(Self.session) }
     }

@@ -32,6 +32,12 @@ public struct ChangeEvent: Sendable, Equatable {
     public let seq: Int64
     public let kind: Kind
     public let subject: String
+
+    public init(seq: Int64, kind: Kind, subject: String) {
+        self.seq = seq
+        self.kind = kind
+        self.subject = subject
+    }
 }
 
 public struct Deposit: Sendable, Equatable {
@@ -39,18 +45,30 @@ public struct Deposit: Sendable, Equatable {
     public let accountID: String
     public let asset: String
     public let amount: FixedDecimal
+
+    public init(id: Int64, accountID: String, asset: String, amount: FixedDecimal) {
+        self.id = id
+        self.accountID = accountID
+        self.asset = asset
+        self.amount = amount
+    }
 }
 
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     case notFound(String)
     case conflict(String)
     case invalid(String)
+    /// The database did not answer in time, refused the connection, or failed the statement for a
+    /// reason of its own (PostgreSQL down, pool exhausted, timeout). Callers fail closed: a login
+    /// or an order that needs the store is refused with a clear error, and the next call retries.
+    case unavailable(String)
 
     public var description: String {
         switch self {
         case .notFound(let what): "not found: \(what)"
         case .conflict(let what): "already exists: \(what)"
         case .invalid(let what): "invalid: \(what)"
+        case .unavailable(let what): "store unavailable: \(what)"
         }
     }
 }
@@ -67,7 +85,7 @@ public final class SQLiteStore: Store, Sendable {
         configuration.busyMode = .timeout(5)
         configuration.foreignKeysEnabled = true
         pool = try DatabasePool(path: path, configuration: configuration)
-        try Schema.migrator.migrate(pool)
+        try Schema.sqliteMigrator.migrate(pool)
     }
 
     // MARK: Accounts

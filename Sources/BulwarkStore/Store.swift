@@ -51,8 +51,14 @@ public protocol Store: CredentialDirectory, OAuthRegistry, Sendable {
     // MARK: Sessions
     func saveSession(_ record: SessionRecord) throws
     func endSession(id: String, reason: String, atMs: Int64) throws
-    /// Closes the sessions a stopped process left open (on PostgreSQL: this node's, see the implementation).
+    /// Closes the sessions a stopped process left open. On SQLite (one gateway per file) that is
+    /// every live session; on PostgreSQL each session row carries the `node_id` of the gateway that
+    /// opened it (`PostgresStore(nodeID:)`), and only this node's sessions are closed, so a node
+    /// restarting does not end its peers' live sessions.
     func endOrphanedSessions(atMs: Int64) throws -> Int
+    /// Live sessions (`ended_ms` NULL) of an account across every node sharing the database: the
+    /// cluster-wide concurrent-session limit.
+    func liveSessionCount(accountID: String) throws -> Int
     func sessionRecord(id: String) throws -> SessionRecord?
     func sessionRecords(accountID: String?, includeEnded: Bool, limit: Int) throws -> [SessionRecord]
     func requestSessionRevocation(id: String, nowMs: Int64) throws
@@ -101,6 +107,23 @@ public protocol Store: CredentialDirectory, OAuthRegistry, Sendable {
     func pruneSigningKeys(retiredBeforeMs cutoffMs: Int64) throws
 }
 
+/// What a change-feed follower waits on between reads, from a store that can push (PostgreSQL
+/// LISTEN/NOTIFY). A store without it (SQLite) is polled.
+public enum ChangeSignal: Sendable, Equatable {
+    /// Re-read from your cursor: sent after every (re)connect of the listener, since notifications
+    /// sent while it was disconnected are lost. Nothing is missed if the follower re-reads then.
+    case catchUp
+    /// A change with this `seq` was committed (a hint: read from the cursor, not just this seq).
+    case changed(seq: Int64)
+}
+
+/// A store that signals committed changes (see `ChangeSignal`).
+public protocol ChangeNotifier: Sendable {
+    /// A new stream on its own listening connection; finishing the consumer (cancelling the task
+    /// that iterates) closes that connection.
+    func changeNotifications() -> AsyncStream<ChangeSignal>
+}
+
 /// The defaults callers rely on, in one place for every implementation.
 extension Store {
     public func createKey(
@@ -134,15 +157,6 @@ extension Store {
 public enum SealedSecretBinding {
     public static func totpSeed(accountID: String) -> String { "totp:" + accountID }
     public static func signingKey(kid: String) -> String { "oauth-signing:" + kid }
-}
-
-/// A store that says when its change feed may have grown (PostgreSQL: LISTEN/NOTIFY), so a
-/// follower reacts within milliseconds instead of polling fast.
-public protocol ChangeSignalling: Sendable {
-    /// Yields after every notification and after every (re)connection of the listener, when
-    /// notifications may have been missed: the follower then re-reads from its cursor, so nothing
-    /// is lost across a dropped connection.
-    func changeSignals() -> AsyncStream<Void>
 }
 
 /// A store several gateway nodes share, through which they exchange rate-limit spending

@@ -23,6 +23,12 @@ struct GatewayProcess {
         "BULWARK_RATE_IP_LOGINS": "100000/s",
     ]
 
+    /// The test run's environment without the test suites' own `BULWARK_TEST_*` variables
+    /// (BULWARK_TEST_POSTGRES_URL): the gateway refuses unknown `BULWARK_*` variables.
+    static var childEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("BULWARK_TEST_") }
+    }
+
     static func start(environment: [String: String] = [:]) async throws -> GatewayProcess {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-swift-client-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -30,7 +36,7 @@ struct GatewayProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--data", root + "/data", "--listen", "127.0.0.1:0", "--ready-file", ready]
-        process.environment = ProcessInfo.processInfo.environment.merging(testEnvironment.merging(environment) { $1 }) { $1 }
+        process.environment = childEnvironment.merging(testEnvironment.merging(environment) { $1 }) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -46,6 +52,7 @@ struct GatewayProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments + ["--data", data, "--json"]
+        process.environment = Self.childEnvironment
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

@@ -4,15 +4,10 @@ import Foundation
 import Testing
 
 @Suite struct RateLimitStoreTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-store-\(UUID().uuidString)")
-
-    func store() throws -> SQLiteStore {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path)
-    }
-
-    @Test func accountsStartStandardAndTierChangesReachTheChangeFeed() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func accountsStartStandardAndTierChangesReachTheChangeFeed(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         let account = try store.createAccount(name: "tiered", nowMs: 1)
         #expect(try store.accountTier(id: account.id) == .standard)
         let before = try store.latestChangeSeq()
@@ -23,8 +18,10 @@ import Testing
         #expect(try store.accountTier(id: "a_missing") == nil)
     }
 
-    @Test func bansAreListedWhileInForceAndLiftedThroughTheChangeFeed() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func bansAreListedWhileInForceAndLiftedThroughTheChangeFeed(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         try store.recordBan(BanRecord(subject: "ip:203.0.113.7", sinceMs: 0, untilMs: 1_000, level: 1, reason: "rate_limit_abuse"))
         try store.recordBan(BanRecord(subject: "key:k_1", sinceMs: 0, untilMs: 500, level: 2, reason: "rate_limit_abuse"))
         #expect(try store.activeBans(nowMs: 10).map(\.subject) == ["key:k_1", "ip:203.0.113.7"])

@@ -4,13 +4,6 @@ import Foundation
 import Testing
 
 @Suite struct SessionAndMFAStoreTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-store-\(UUID().uuidString)")
-
-    func store() throws -> SQLiteStore {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path)
-    }
-
     func record(_ id: String, account: String = "a_1", createdMs: Int64 = 1) -> SessionRecord {
         SessionRecord(
             id: id, accountID: account, credentialID: "k_1", authMethod: "signature", scopes: "read,trade", clientIP: "203.0.113.9",
@@ -18,8 +11,10 @@ import Testing
             absoluteDeadlineMs: createdMs + 43_200_000, riskScore: 0.05, riskLevel: "low", mfaVerifiedMs: nil)
     }
 
-    @Test func sessionRecordsAreUpdatedWhileLiveAndFrozenOnceEnded() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func sessionRecordsAreUpdatedWhileLiveAndFrozenOnceEnded(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         try store.saveSession(record("s_a"))
         var updated = record("s_a")
         updated.lastActivityMs = 50
@@ -38,8 +33,10 @@ import Testing
         #expect(try store.sessionRecord(id: "s_a")?.endReason == "revoked")
     }
 
-    @Test func listingFiltersLiveAndByAccountNewestFirst() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func listingFiltersLiveAndByAccountNewestFirst(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         try store.saveSession(record("s_old", createdMs: 1))
         try store.saveSession(record("s_new", createdMs: 2))
         try store.saveSession(record("s_other", account: "a_2", createdMs: 3))
@@ -49,8 +46,10 @@ import Testing
         #expect(try store.sessionRecords().map(\.id) == ["s_other", "s_new"])
     }
 
-    @Test func orphanedSessionsEndAsShutdownAtTheNextStart() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func orphanedSessionsEndAsShutdownAtTheNextStart(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         try store.saveSession(record("s_1"))
         try store.saveSession(record("s_2"))
         try store.endSession(id: "s_2", reason: "logout", atMs: 3)
@@ -59,8 +58,10 @@ import Testing
         #expect(try store.sessionRecord(id: "s_2")?.endReason == "logout")
     }
 
-    @Test func operatorRevocationGoesThroughTheChangeFeedForLiveSessionsOnly() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func operatorRevocationGoesThroughTheChangeFeedForLiveSessionsOnly(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         try store.saveSession(record("s_live"))
         let before = try store.latestChangeSeq()
         try store.requestSessionRevocation(id: "s_live", nowMs: 4)
@@ -71,8 +72,10 @@ import Testing
         #expect(throws: StoreError.self) { try store.requestSessionRevocation(id: "s_live", nowMs: 7) }
     }
 
-    @Test func loginOriginsTellNewNetworksFromNewAddresses() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func loginOriginsTellNewNetworksFromNewAddresses(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         let first = try store.recordLoginOrigin(credentialID: "k", ip: "203.0.113.9", network: "203.0.113.0/24", nowMs: 1)
         #expect(first == OriginNovelty(newNetwork: true, newIP: true, firstLogin: true))
         let again = try store.recordLoginOrigin(credentialID: "k", ip: "203.0.113.9", network: "203.0.113.0/24", nowMs: 2)
@@ -85,8 +88,10 @@ import Testing
         #expect(try store.recordLoginOrigin(credentialID: "k2", ip: "203.0.113.9", network: "203.0.113.0/24", nowMs: 5).firstLogin)
     }
 
-    @Test func loginOriginHistoryIsBounded() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func loginOriginHistoryIsBounded(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         for i in 0..<(SQLiteStore.maxOriginsPerCredential + 20) {
             _ = try store.recordLoginOrigin(credentialID: "k", ip: "10.\(i / 256).\(i % 256).1", network: "10.\(i / 256).\(i % 256).0/24", nowMs: Int64(i))
         }
@@ -97,8 +102,10 @@ import Testing
             credentialID: "k", ip: "10.\(newest / 256).\(newest % 256).1", network: "10.\(newest / 256).\(newest % 256).0/24", nowMs: 10_001).newNetwork))
     }
 
-    @Test func totpCountersOnlyMoveForwardSoCodesAreSingleUse() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func totpCountersOnlyMoveForwardSoCodesAreSingleUse(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         let account = try store.createAccount(name: "mfa", nowMs: 1)
         try store.saveTOTP(
             TOTPRecord(accountID: account.id, secretSealed: "v1.x.y", algorithm: "SHA1", digits: 6, periodSeconds: 30, createdMs: 1),
@@ -111,8 +118,10 @@ import Testing
         #expect(try store.acceptTOTPCounter(accountID: account.id, counter: 101, nowMs: 4))
     }
 
-    @Test func failuresLockAndRecoveryCodesAreSpentOnce() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func failuresLockAndRecoveryCodesAreSpentOnce(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         let account = try store.createAccount(name: "locks", nowMs: 1)
         try store.saveTOTP(
             TOTPRecord(accountID: account.id, secretSealed: "s", algorithm: "SHA1", digits: 6, periodSeconds: 30, createdMs: 1),

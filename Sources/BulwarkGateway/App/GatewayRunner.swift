@@ -62,6 +62,11 @@ public struct GatewayRunner: Sendable {
         // Read the feed position first: a deposit landing in between is then both read here and
         // replayed by the follower, and the venue ignores the second copy (deposit ids are unique).
         let startChangeSeq = try store.latestChangeSeq()
+        // A cluster node says it is alive before it holds any session (the others end the sessions
+        // of nodes that do not).
+        if configuration.store != .sqlite, let membership = store as? any ClusterMembership {
+            try membership.heartbeat(node: configuration.nodeID)
+        }
         // Sessions a previous run left open lost their connections when it stopped.
         let orphaned = try store.endOrphanedSessions(atMs: clock.nowMs())
         if orphaned > 0 { logger.info("ended sessions left open by the previous run", metadata: ["sessions": "\(orphaned)"]) }
@@ -266,13 +271,13 @@ actor ChangeFeedFollower {
     }
 
     func run() async {
-        guard let signalling = app.store as? any ChangeSignalling else {
+        guard let notifier = app.store as? any ChangeNotifier else {
             await poll(every: Self.pollInterval)
             return
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await _ in signalling.changeSignals() { await self.catchUp() }
+                for await _ in notifier.changeNotifications() { await self.catchUp() }
             }
             group.addTask { await self.poll(every: Self.backstopInterval) }
             await group.waitForAll()

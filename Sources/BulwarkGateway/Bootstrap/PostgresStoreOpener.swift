@@ -1,8 +1,9 @@
+import BulwarkPostgres
 import BulwarkStore
 
-/// Opens the PostgreSQL store (module BulwarkPostgres).
+/// Opens the PostgreSQL store (module BulwarkPostgres): connects and runs pending migrations.
 enum PostgresStoreOpener {
     static func open(url: String, nodeID: String) throws -> any Store {
-        throw BootstrapError("PostgreSQL store: not wired yet")
+        try PostgresStore(url: url, nodeID: nodeID)
     }
 }

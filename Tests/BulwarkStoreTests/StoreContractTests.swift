@@ -3,16 +3,12 @@ import BulwarkStore
 import Foundation
 import Testing
 
-@Suite struct SQLiteStoreTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulwark-store-\(UUID().uuidString)")
-
-    func store() throws -> SQLiteStore {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path)
-    }
-
-    @Test func accountsAndKeysRoundTrip() throws {
-        let store = try store()
+/// Contract tests: each runs on every backend in `Backend.available`.
+@Suite struct StoreContractTests {
+    @Test(arguments: Backend.available) func accountsAndKeysRoundTrip(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         let account = try store.createAccount(name: "alice", nowMs: 1)
         #expect(try store.account(id: account.id) == account)
         #expect(try store.account(named: "alice") == account)
@@ -27,8 +23,10 @@ import Testing
         }
     }
 
-    @Test func revocationIsRecordedInTheChangeFeed() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func revocationIsRecordedInTheChangeFeed(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         let account = try store.createAccount(name: "bob", nowMs: 1)
         let key = try store.createKey(accountID: account.id, algorithm: .ed25519, publicKey: [1], scopes: [.read], label: "", expiresMs: nil, nowMs: 1)
         let before = try store.latestChangeSeq()
@@ -39,8 +37,10 @@ import Testing
         #expect(throws: StoreError.notFound("key k_missing")) { try store.revokeKey(id: "k_missing", nowMs: 6) }
     }
 
-    @Test func depositsAreALedgerWithChanges() throws {
-        let store = try store()
+    @Test(arguments: Backend.available) func depositsAreALedgerWithChanges(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
         let account = try store.createAccount(name: "carol", nowMs: 1)
         try store.deposit(accountID: account.id, asset: "USD", amount: FixedDecimal(parsing: "100.5")!, nowMs: 2)
         try store.deposit(accountID: account.id, asset: "BTC", amount: FixedDecimal(parsing: "0.000000000000000001")!, nowMs: 3)
@@ -52,10 +52,12 @@ import Testing
         }
     }
 
-    @Test func reopeningKeepsDataAndMigrationsAreIdempotent() throws {
-        let first = try store()
+    @Test(arguments: Backend.available) func reopeningKeepsDataAndMigrationsAreIdempotent(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let first = fixture.store
         let account = try first.createAccount(name: "dave", nowMs: 1)
-        let second = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path)
+        let second = try fixture.reopen()
         #expect(try second.account(id: account.id) == account)
         #expect(second.ping())
     }
