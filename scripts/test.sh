@@ -42,7 +42,7 @@ log "integration tests (real server, real sockets)"
 TEST_BULWARK_BIN="$(swift build --show-bin-path)/bulwark" .venv/bin/python -m pytest tests/integration clients/python/tests -q -p no:cacheprovider
 
 log "integration tests again, every gateway on PostgreSQL (plus the two-node cluster tests)"
-BULWARK_REAL_BIN="$(swift build --show-bin-path)/bulwark" TEST_BULWARK_BIN="$PWD/tests/support/bulwark-on-postgres" \
+TEST_BULWARK_REAL_BIN="$(swift build --show-bin-path)/bulwark" TEST_BULWARK_BIN="$PWD/tests/support/bulwark-on-postgres" \
     TEST_BULWARK_STORE=postgres TEST_POSTGRES_URL="$pg_url" \
     .venv/bin/python -m pytest tests/integration clients/python/tests -q -p no:cacheprovider
 

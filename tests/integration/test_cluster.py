@@ -37,6 +37,7 @@ class Cluster:
         self.url = f"{server}/{self.database}?sslmode=disable"
         self.env = {"BULWARK_STORE_URL": self.url, "BULWARK_DEMO_ENABLED": "false", **(extra_env or {})}
         root = os.path.join(workdir, self.database)
+        os.makedirs(root)
         self.a = Gateway(os.path.join(root, "node-a"), extra_env={**self.env, "BULWARK_CLUSTER_NODE_ID": "node-a"})
         # Node B shares A's master key (secrets sealed in the shared database) and identity.
         os.makedirs(os.path.join(root, "node-b"), mode=0o700)
@@ -185,7 +186,7 @@ def test_a_kill_switch_engaged_through_node_a_stops_orders_on_node_b(cluster):
     async def scenario():
         client = await Client.connect(cluster.b.url, cluster.b.ca)
         await client.login(key_id, key)
-        order = {"instrument": "BTC-USD", "side": "buy", "type": "limit", "qty": "0.01", "price": "1000", "tif": "gtc"}
+        order = {"instrument": "BTC-USD", "side": "buy", "type": "limit", "qty": "0.01", "price": "58000", "tif": "gtc"}
         placed = await client.call("private/order.place", {**order, "client_order_id": "ks-1"})
         assert "result" in placed, placed
         cluster.cli("kill-switch", "engage", "--account", account_id, "--reason", "cluster test")
