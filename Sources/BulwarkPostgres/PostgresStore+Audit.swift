@@ -29,22 +29,35 @@ extension PostgresStore {
                     seq: seq, timeUs: entry.timeUs, event: entry.event, actor: entry.actor, credentialID: entry.credentialID,
                     sessionHash: entry.sessionHash, clientIP: entry.clientIP, outcome: entry.outcome, details: entry.details,
                     previousHash: previous)
-                try db.execute(
-                    """
-                    INSERT INTO audit_log (seq, ts_us, event, actor, credential, session_hash, ip, outcome, details, prev_hash, hash)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                    """,
-                    [
+                previous = record.hash
+                appended.append(record)
+            }
+            // Multi-row INSERTs: one round trip per `rowsPerInsert` records, not per record, so a
+            // burst of thousands of records (an order flood) fits well inside the call deadline.
+            for start in stride(from: 0, to: appended.count, by: Self.auditRowsPerInsert) {
+                let chunk = appended[start..<min(start + Self.auditRowsPerInsert, appended.count)]
+                var values: [PGValue] = []
+                var rows: [String] = []
+                for record in chunk {
+                    let base = values.count
+                    rows.append("(" + (1...11).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                    values += [
                         .int(record.seq), .int(record.timeUs), .text(record.event), .text(record.actor), .text(record.credentialID),
                         .text(record.sessionHash), .text(record.clientIP), .text(record.outcome.rawValue),
                         .text(AuditDetailsCoding.encode(record.details)), .text(record.previousHash), .text(record.hash),
-                    ])
-                previous = record.hash
-                appended.append(record)
+                    ]
+                }
+                _ = try db.execute(
+                    "INSERT INTO audit_log (seq, ts_us, event, actor, credential, session_hash, ip, outcome, details, prev_hash, hash) VALUES "
+                        + rows.joined(separator: ", "),
+                    values)
             }
             return appended
         }
     }
+
+    /// 11 parameters a row: 500 rows stay far below PostgreSQL's 65,535 bind parameters.
+    static let auditRowsPerInsert = 500
 
     public func auditRecords(afterSeq: Int64, limit: Int) throws -> [AuditRecord] {
         try withConnection { db in

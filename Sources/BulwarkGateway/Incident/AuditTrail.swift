@@ -75,11 +75,22 @@ final class AuditTrail: Sendable {
         flush()
     }
 
-    /// Appends everything queued now (and a checkpoint when one is due).
+    /// Records per append transaction: a backlog (after a burst, or an outage of the store) drains
+    /// in transactions that each fit the store's call deadline, instead of one that never does.
+    static let maxBatch = 2_000
+
+    /// Appends everything queued now, in batches of at most `maxBatch` (and a checkpoint when one
+    /// is due). Stops at the first failure, keeping the rest queued in order.
     func flush() {
+        while flushBatch() {}
+    }
+
+    /// One batch; true when it was full and more may be queued.
+    private func flushBatch() -> Bool {
         let batch = state.withLock { state -> [AuditEntry] in
-            defer { state.queue.removeAll(keepingCapacity: true) }
-            return state.queue
+            let count = min(state.queue.count, Self.maxBatch)
+            defer { state.queue.removeFirst(count) }
+            return Array(state.queue.prefix(count))
         }
         if !batch.isEmpty {
             do {
@@ -94,7 +105,7 @@ final class AuditTrail: Sendable {
                 }
                 // Keep them for the next attempt: an audit record is never silently lost.
                 state.withLock { $0.queue.insert(contentsOf: batch, at: 0) }
-                return
+                return false
             }
         }
         let now = clock.nowMs()
@@ -108,6 +119,7 @@ final class AuditTrail: Sendable {
             return true
         }
         if due { checkpoint() }
+        return batch.count == Self.maxBatch
     }
 
     /// Signs the chain's current tail and appends the signature as a record of its own.

@@ -15,6 +15,11 @@ integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(integration)
 sys.modules["bulwark_integration_conftest"] = integration
 BINARY, Gateway, run_cli, provision_trader = integration.BINARY, integration.Gateway, integration.run_cli, integration.provision_trader
+# When both suites run in one pytest process, `from conftest import …` in the integration tests may
+# resolve to this module: offer every helper of theirs too (this file's own fixtures stay its own).
+for _name in dir(integration):
+    if not _name.startswith("_") and _name not in globals() and not hasattr(getattr(integration, _name), "_pytestfixturefunction"):
+        globals()[_name] = getattr(integration, _name)
 
 
 @pytest.fixture(scope="session")
