@@ -30,7 +30,8 @@ public final class GatewayApp: Sendable {
     let monitor: SecurityMonitor
     let rateLimits: RateLimits
     let hub: FanoutHub
-    let venue: BuiltinVenue
+    /// The built-in venue, or a venue process reached over gRPC (`venue.url`).
+    let venue: any Venue
     let marketData: MarketDataPublisher
     let metrics = GatewayMetrics()
     let connections = ConnectionDirectory()
@@ -56,7 +57,7 @@ public final class GatewayApp: Sendable {
 
     init(
         configuration: GatewayConfiguration, clock: any WallClock, store: SQLiteStore, identity: IdentityKey,
-        venue: BuiltinVenue, hub: FanoutHub, marketData: MarketDataPublisher, logger: Logger
+        venue: any Venue, hub: FanoutHub, marketData: MarketDataPublisher, logger: Logger
     ) {
         self.configuration = configuration
         self.clock = clock
