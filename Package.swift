@@ -5,6 +5,7 @@ import PackageDescription
 //   BulwarkCore  <- BulwarkAuth <- BulwarkSessions
 //   BulwarkCore  <- BulwarkVenue
 //   BulwarkCore  <- BulwarkStore
+//   BulwarkVenue <- BulwarkVenueRPC (gRPC server + RemoteVenue client; Protos/venue.proto)
 //   all of them  <- BulwarkGateway <- bulwark (executable)
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -33,6 +34,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // The venue as its own process (docs/operations.md, "Running the venue separately").
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .target(
@@ -56,6 +62,17 @@ let package = Package(
             dependencies: ["BulwarkCore"],
             swiftSettings: strict),
         .target(
+            name: "BulwarkVenueRPC",
+            dependencies: [
+                "BulwarkCore", "BulwarkVenue",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "BulwarkStore",
             dependencies: [
                 "BulwarkCore",
@@ -66,7 +83,7 @@ let package = Package(
         .target(
             name: "BulwarkGateway",
             dependencies: [
-                "BulwarkCore", "BulwarkAuth", "BulwarkSessions", "BulwarkVenue", "BulwarkStore",
+                "BulwarkCore", "BulwarkAuth", "BulwarkSessions", "BulwarkVenue", "BulwarkVenueRPC", "BulwarkStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -110,6 +127,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "BulwarkSessionsTests", dependencies: ["BulwarkSessions"], swiftSettings: strict),
         .testTarget(name: "BulwarkVenueTests", dependencies: ["BulwarkVenue"], swiftSettings: strict),
+        .testTarget(
+            name: "BulwarkVenueRPCTests",
+            dependencies: ["BulwarkVenueRPC", "BulwarkVenue", "BulwarkCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
         .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore"], swiftSettings: strict),
         .testTarget(
             name: "BulwarkGatewayTests",
