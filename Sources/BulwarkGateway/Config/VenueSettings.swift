@@ -18,6 +18,8 @@ public struct VenueSettings: Sendable {
         }
     }
 
+    /// A venue process to use instead of the built-in one (`venue.url`, grpc://HOST:PORT).
+    public var remote: RemoteAddress?
     public var journal = Journal.fsync
     public var timeoutMs: Int64 = 5000
     /// Test-only delay before each order.place reaches the venue.
@@ -30,6 +32,13 @@ public struct VenueSettings: Sendable {
 
     static func read(string: (String) -> String, int: (String) -> Int) throws -> VenueSettings {
         var settings = VenueSettings()
+        let url = string("venue.url")
+        if !url.isEmpty {
+            guard let remote = RemoteAddress(url: url) else {
+                throw ConfigurationError("venue.url must be grpc://HOST:PORT (got \(url))")
+            }
+            settings.remote = remote
+        }
         guard let journal = Journal(rawValue: string("venue.journal")) else {
             throw ConfigurationError("venue.journal must be fsync, process or off")
         }
@@ -56,5 +65,29 @@ public struct VenueSettings: Sendable {
             throw ConfigurationError("demo.liquidity_interval_ms must be 0 (off) or at least 50")
         }
         return settings
+    }
+}
+
+extension VenueSettings {
+    /// Where a venue process listens: `grpc://HOST:PORT` (IPv6 hosts in brackets).
+    public struct RemoteAddress: Sendable, Equatable, CustomStringConvertible {
+        public let host: String
+        public let port: Int
+
+        public init?(url: String) {
+            guard url.hasPrefix("grpc://") else { return nil }
+            var rest = Substring(url.dropFirst("grpc://".count))
+            if rest.hasSuffix("/") { rest = rest.dropLast() }
+            guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
+                return nil
+            }
+            var host = rest[..<colon]
+            if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+            guard !host.isEmpty, !host.contains("/"), !host.contains("@") else { return nil }
+            self.host = String(host)
+            self.port = port
+        }
+
+        public var description: String { "grpc://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
     }
 }
