@@ -106,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark",
             dependencies: [
-                "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore",
+                "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore", "BulwarkVenueRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // `bulwark bench`, the load generator (docs/benchmarks.md).

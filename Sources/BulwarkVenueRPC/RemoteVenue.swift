@@ -40,8 +40,10 @@ public final class RemoteVenue: Venue {
         var instruments: [Instrument] = []
     }
 
-    /// - Parameter timeoutMs: the deadline of each call (the gateway's `venue.timeout_ms`).
-    public init(host: String, port: Int, events: any VenueEventSink, timeoutMs: Int64, logger: Logger) throws {
+    /// - Parameters:
+    ///   - timeoutMs: the deadline of each call (the gateway's `venue.timeout_ms`).
+    ///   - tls: nil: plaintext (loopback or a private network only).
+    public init(host: String, port: Int, tls: VenueClientTLS?, events: any VenueEventSink, timeoutMs: Int64, logger: Logger) throws {
         let target: any ResolvableTarget =
             if host.contains(":") {
                 ResolvableTargets.IPv6(addresses: [SocketAddress.IPv6(host: host, port: port)])
@@ -54,7 +56,8 @@ public final class RemoteVenue: Venue {
         config.backoff.initial = .milliseconds(100)
         config.backoff.max = .seconds(2)
         config.backoff.multiplier = 2
-        client = GRPCClient(transport: try .http2NIOPosix(target: target, transportSecurity: .plaintext, config: config))
+        client = GRPCClient(
+            transport: try .http2NIOPosix(target: target, transportSecurity: tls?.transportSecurity ?? .plaintext, config: config))
         stub = Bulwark_Venue_V1_Venue.Client(wrapping: client)
         self.events = events
         var options = CallOptions.defaults
@@ -62,7 +65,7 @@ public final class RemoteVenue: Venue {
         options.waitForReady = false
         callOptions = options
         self.logger = logger
-        address = "grpc://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        address = "\(tls == nil ? "grpc" : "grpcs")://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     /// Whether the event stream is up (the venue is considered reachable).
@@ -90,6 +93,8 @@ public final class RemoteVenue: Venue {
 
     private func followEvents(onConnected: @escaping @Sendable () async -> Void) async {
         var delayMs: Int64 = 100
+        // One log line per outage (the first failed attempt), not one per retry.
+        var reported = false
         while !Task.isCancelled {
             let (run, after) = mirror.withLock { ($0.run, $0.lastSeq) }
             var request = Bulwark_Venue_V1_SubscribeRequest()
@@ -113,22 +118,29 @@ public final class RemoteVenue: Venue {
                     return count
                 }
                 if received > 0 { delayMs = 100 }
-                linkDown(reason: "the venue ended the event stream")
+                reported = linkDown(reason: "the venue ended the event stream", reported: reported && received == 0)
             } catch {
-                if mirror.withLock({ $0.linkUp }) { delayMs = 100 }
-                linkDown(reason: "\(error)")
+                let wasUp = mirror.withLock { $0.linkUp }
+                if wasUp { delayMs = 100 }
+                reported = linkDown(reason: "\(error)", reported: reported && !wasUp)
             }
             try? await Task.sleep(for: .milliseconds(delayMs))
             delayMs = min(delayMs * 2, 2000)
         }
     }
 
-    private func linkDown(reason: String) {
+    /// Marks the link down and logs it unless this outage was reported already; returns true.
+    private func linkDown(reason: String, reported: Bool) -> Bool {
         let wasUp = mirror.withLock { state in
             defer { state.linkUp = false }
             return state.linkUp
         }
-        if wasUp { logger.error("venue link down; orders are refused until it is back", metadata: ["venue": "\(address)", "reason": "\(reason)"]) }
+        if wasUp {
+            logger.error("venue link down; orders are refused until it is back", metadata: ["venue": "\(address)", "reason": "\(reason)"])
+        } else if !reported {
+            logger.error("venue unreachable; retrying", metadata: ["venue": "\(address)", "reason": "\(reason)"])
+        }
+        return true
     }
 
     /// Applies one stream item; true for the first item of a subscription.

@@ -18,7 +18,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "JSON configuration file; BULWARK_* environment variables override it, flags override both.")
     var config: String?
 
-    @Option(name: .long, help: "Use the venue process at grpc://HOST:PORT (`bulwark venue`) instead of the built-in venue.")
+    @Option(name: .long, help: "Use the venue process at grpc://HOST:PORT or grpcs://HOST:PORT (`bulwark venue`) instead of the built-in venue.")
     var venue: String?
 
     @Flag(name: .long, help: "Serve plain ws:// (refused unless listening on loopback).")

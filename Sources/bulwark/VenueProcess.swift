@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulwarkGateway
+import BulwarkVenueRPC
 import Foundation
 
 struct VenueProcess: AsyncParsableCommand {
@@ -25,6 +26,15 @@ struct VenueProcess: AsyncParsableCommand {
     @Option(name: .long, help: "Write the bound address (HOST:PORT) to this file once listening; for scripts using port 0.")
     var readyFile: String?
 
+    @Option(name: .long, help: "TLS: the venue's certificate chain (PEM); gateways then use grpcs://. Needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "TLS: the private key (PEM) of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .long, help: "Mutual TLS: only gateways with a client certificate from this CA (PEM) may connect. Needs --tls-cert.")
+    var clientCA: String?
+
     func run() async throws {
         var overrides: [String: String] = ["data": data ?? ".bulwark-venue"]
         overrides["venue.url"] = ""
@@ -36,8 +46,14 @@ struct VenueProcess: AsyncParsableCommand {
         }
         let (host, port) = try Self.hostPort(listen)
         guard replayEvents >= 1 else { throw CommandFailure("--replay-events must be at least 1") }
+        var tls: VenueServerTLS?
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?): tls = VenueServerTLS(certificateChainFile: cert, privateKeyFile: key, clientCAFile: clientCA)
+        case (nil, nil): guard clientCA == nil else { throw CommandFailure("--client-ca needs --tls-cert and --tls-key") }
+        default: throw CommandFailure("--tls-cert and --tls-key go together")
+        }
         try await VenueProcessRunner(
-            configuration: configuration, host: host, port: port, demo: demo, replayEvents: replayEvents, readyFile: readyFile
+            configuration: configuration, host: host, port: port, demo: demo, replayEvents: replayEvents, readyFile: readyFile, tls: tls
         ).run()
     }
 

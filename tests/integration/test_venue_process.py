@@ -4,6 +4,8 @@ Both gateways share one data folder (one store: accounts, keys, deposits), as ga
 must (docs/operations.md, "Running the venue separately"); the venue keeps its own journal.
 """
 import asyncio
+import datetime
+import ipaddress
 import os
 import signal
 import subprocess
@@ -11,9 +13,14 @@ import time
 from decimal import Decimal
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from bulwark_client import Client, channel_is
-from conftest import BINARY, QUIET_MARKET, Gateway, provision_trader
+from conftest import BINARY, Gateway, provision_trader
+from test_mtls import make_ca, make_client, name, write_pair
 
 
 def run(coro):
@@ -23,15 +30,15 @@ def run(coro):
 class VenueProcess:
     """`bulwark venue --demo` on 127.0.0.1 (port 0 the first time; a restart reuses the port)."""
 
-    def __init__(self, data, port=0):
+    def __init__(self, data, port=0, extra_args=()):
         self.data = data
         self.ready_file = os.path.abspath(os.path.join(data, "..", f"venue-ready-{time.monotonic_ns()}"))
         self.log_path = os.path.abspath(os.path.join(data, "..", f"venue-{time.monotonic_ns()}.log"))
         self.log = open(self.log_path, "w")
         env = dict(os.environ)
-        env.update(QUIET_MARKET)
+        env["BULWARK_DEMO_LIQUIDITY_INTERVAL_MS"] = "0"  # no simulator moving books under the tests
         self.process = subprocess.Popen(
-            [BINARY, "venue", "--listen", f"127.0.0.1:{port}", "--data", data, "--demo", "--ready-file", self.ready_file],
+            [BINARY, "venue", "--listen", f"127.0.0.1:{port}", "--data", data, "--demo", "--ready-file", self.ready_file, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while not os.path.exists(self.ready_file):
@@ -75,7 +82,8 @@ def split(workdir):
     gateways = []
     try:
         for name in ("a", "b"):
-            state[name] = Gateway(state["data"], extra_args=("--venue", state["venue"].url))
+            state[name] = Gateway(state["data"], extra_args=("--venue", state["venue"].url),
+                                  extra_env={"BULWARK_VENUE_TIMEOUT_MS": "2000"})
             gateways.append(state[name])
         yield state
     finally:
@@ -157,6 +165,38 @@ def test_market_data_from_the_venue_reaches_subscribers_on_both_gateways(split):
     run(scenario())
 
 
+def test_an_order_the_venue_does_not_answer_in_time_is_unknown_never_lost(split):
+    _, key_id, key = provision_trader(split["data"], "split-frozen", "USD=1000000,BTC=10")
+    venue = split["venue"]
+    params = {"instrument": "BTC-USD", "side": "buy", "type": "limit", "qty": "0.001", "price": "55500", "tif": "gtc",
+              "client_order_id": "frozen-1"}
+
+    async def scenario():
+        trader = await logged_in(split["a"], key_id, key)
+        venue.process.send_signal(signal.SIGSTOP)  # the link stays up, the venue does not answer
+        try:
+            reply = await trader.call("private/order.place", params, timeout=15)
+        finally:
+            venue.process.send_signal(signal.SIGCONT)
+        assert reply["result"]["status"] == "unknown", reply
+        assert "order_id" not in reply["result"] and reply["result"]["client_order_id"] == "frozen-1"
+        # The documented way to learn the outcome: the same client_order_id again. Either the first
+        # attempt reached the venue (duplicate) or this one places it; never two orders, never none.
+        deadline = time.monotonic() + 20
+        while True:
+            again = await trader.call("private/order.place", params)
+            if "result" in again:
+                break
+            assert again["error"]["data"]["reason"] == "venue_unavailable", again
+            assert time.monotonic() < deadline, again
+            await asyncio.sleep(0.2)
+        assert again["result"]["status"] == "open" and again["result"]["duplicate"] in (True, False), again
+        open_orders = (await trader.call("private/orders.open"))["result"]["orders"]
+        assert [o["client_order_id"] for o in open_orders].count("frozen-1") == 1
+        await trader.close()
+    run(scenario())
+
+
 def test_a_venue_outage_refuses_orders_keeps_sessions_and_recovers_without_restarting_gateways(split):
     _, key_id, key = provision_trader(split["data"], "split-outage", "USD=1000000,BTC=10")
     venue = split["venue"]
@@ -212,3 +252,64 @@ def test_a_venue_outage_refuses_orders_keeps_sessions_and_recovers_without_resta
         for client in (trader, watcher):
             await client.close()
     run(scenario())
+
+
+def make_venue_certificate(ca_key, ca_cert):
+    """The venue's server certificate, for 127.0.0.1 (gateways verify it fully)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name("bulwark venue")).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return key, cert
+
+
+def test_mutual_tls_lets_gateways_with_a_certificate_in_and_keeps_others_out(workdir):
+    pki = os.path.join(workdir, "venue-pki")
+    os.makedirs(pki, exist_ok=True)
+    ca_key, ca_cert = make_ca("bulwark venue link CA")
+    ca_path, _ = write_pair(pki, "ca", ca_key, ca_cert)
+    venue_cert, venue_key = write_pair(pki, "venue", *make_venue_certificate(ca_key, ca_cert))
+    gateway_cert, gateway_key = write_pair(pki, "gateway", *make_client(ca_key, ca_cert, "gateway-1"))
+    venue = VenueProcess(os.path.join(workdir, "mtls-venue"),
+                         extra_args=("--tls-cert", venue_cert, "--tls-key", venue_key, "--client-ca", ca_path))
+    data = os.path.join(workdir, "mtls-gateways")
+    url = f"grpcs://127.0.0.1:{venue.port}"
+    gateways = []
+    try:
+        trusted = Gateway(data, extra_args=("--venue", url), extra_env={
+            "BULWARK_VENUE_TLS_CA_FILE": ca_path, "BULWARK_VENUE_TLS_CERT_FILE": gateway_cert,
+            "BULWARK_VENUE_TLS_KEY_FILE": gateway_key})
+        gateways.append(trusted)
+        stranger = Gateway(data, extra_args=("--venue", url), extra_env={"BULWARK_VENUE_TLS_CA_FILE": ca_path})
+        gateways.append(stranger)
+        _, key_id, key = provision_trader(data, "mtls", "USD=1000000")
+
+        async def scenario():
+            clients = [await logged_in(gateway, key_id, key) for gateway in (trusted, stranger)]
+            deadline = time.monotonic() + 20
+            while True:
+                placed = await place(clients[0], instrument="BTC-USD", side="buy", type="limit", qty="0.001",
+                                     price="55000", tif="gtc", client_order_id=f"mtls-{time.monotonic_ns()}")
+                if "result" in placed:
+                    break
+                assert time.monotonic() < deadline, placed
+                await asyncio.sleep(0.2)
+            assert placed["result"]["status"] == "open"
+            # Without a client certificate the link never comes up.
+            for attempt in range(3):
+                refused = await place(clients[1], instrument="BTC-USD", side="buy", type="limit", qty="0.001",
+                                      price="55000", tif="gtc", client_order_id=f"stranger-{attempt}")
+                assert refused["error"]["data"]["reason"] == "venue_unavailable", refused
+                await asyncio.sleep(0.5)
+            for client in clients:
+                await client.close()
+        run(scenario())
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        venue.stop()

@@ -51,7 +51,8 @@ public struct GatewayRunner: Sendable {
         if let remote = venueSettings.remote {
             do {
                 remoteVenue = try RemoteVenue(
-                    host: remote.host, port: remote.port, events: marketData, timeoutMs: venueSettings.timeoutMs, logger: logger)
+                    host: remote.host, port: remote.port, tls: venueSettings.remoteTLS, events: marketData, timeoutMs: venueSettings.timeoutMs,
+                    logger: logger)
             } catch {
                 throw BootstrapError("venue.url \(remote): \(error)")
             }

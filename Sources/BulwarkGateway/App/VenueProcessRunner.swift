@@ -19,14 +19,19 @@ public struct VenueProcessRunner: Sendable {
     public let demo: Bool
     public let replayEvents: Int
     public let readyFile: String?
+    /// nil: plaintext (loopback or a private network only).
+    public let tls: VenueServerTLS?
 
-    public init(configuration: GatewayConfiguration, host: String, port: Int, demo: Bool, replayEvents: Int, readyFile: String?) {
+    public init(
+        configuration: GatewayConfiguration, host: String, port: Int, demo: Bool, replayEvents: Int, readyFile: String?, tls: VenueServerTLS?
+    ) {
         self.configuration = configuration
         self.host = host
         self.port = port
         self.demo = demo
         self.replayEvents = replayEvents
         self.readyFile = readyFile
+        self.tls = tls
     }
 
     public func run() async throws {
@@ -69,14 +74,18 @@ public struct VenueProcessRunner: Sendable {
                 "  venue journal: \(recovery.entries) entries replayed (\(recovery.orders) orders, \(recovery.openOrders) open, \(recovery.fills) fills)")
         }
         if demo { banner.append("  demo market: house liquidity (account \(DemoMarket.venueHouseAccountID))") }
-        let server = VenueGRPCServer(venue: venue, events: events, host: host, port: port)
+        let server = VenueGRPCServer(venue: venue, events: events, host: host, port: port, tls: tls)
         let service = VenueProcessService(
             server: server, liquidity: liquidity, logger: logger,
-            onListening: { [readyFile, host, banner] bound in
-                let url = "grpc://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
-                let lines = banner + [
-                    "  listening  \(url) (plaintext gRPC: loopback or a private network only)", "  gateways:  bulwark serve --venue \(url)", "",
-                ]
+            onListening: { [readyFile, host, banner, tls] bound in
+                let url = "\(tls == nil ? "grpc" : "grpcs")://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
+                let security =
+                    switch (tls, tls?.clientCAFile) {
+                    case (nil, _): "plaintext gRPC: loopback or a private network only"
+                    case (_?, nil): "TLS; no client certificates: anyone who reaches it can trade"
+                    case (_?, _?): "mutual TLS"
+                    }
+                let lines = banner + ["  listening  \(url) (\(security))", "  gateways:  bulwark serve --venue \(url)", ""]
                 // Printed in one write so the banner is never interleaved with log lines.
                 FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
                 if let readyFile { try SecretFile.writePublic("\(host):\(bound)\n", to: readyFile) }
