@@ -168,16 +168,16 @@ public struct GatewayRunner: Sendable {
         for line in report.reused { lines.append("  reused   \(line)") }
         lines.append("  gateway identity (Ed25519): \(identity.publicKeyB64u)")
         if let remoteVenue {
-            lines.append("  venue      \(remoteVenue) (deposits are forwarded once the link is up)")
+            // Its journal and liquidity are the venue process's; deposits follow once the link is up.
+            lines.append("  venue      \(remoteVenue) (a venue process; deposits are forwarded once the link is up)")
         } else {
             lines.append("  credited \(deposits) deposit(s) to the built-in venue")
-        }
-        if remoteVenue != nil {
-        } else if let recovery {
-            lines.append(
-                "  venue journal: \(recovery.entries) entries replayed (\(recovery.orders) orders, \(recovery.openOrders) open, \(recovery.fills) fills)")
-        } else {
-            lines.append("  venue journal OFF: orders are lost at restart")
+            if let recovery {
+                lines.append(
+                    "  venue journal: \(recovery.entries) entries replayed (\(recovery.orders) orders, \(recovery.openOrders) open, \(recovery.fills) fills)")
+            } else {
+                lines.append("  venue journal OFF: orders are lost at restart")
+            }
         }
         lines.append("")
         lines.append("  listening  \(url)")
