@@ -8,8 +8,10 @@ import datetime
 import ipaddress
 import os
 import signal
+import ssl
 import subprocess
 import time
+import urllib.request
 from decimal import Decimal
 
 import pytest
@@ -83,13 +85,21 @@ def split(workdir):
     try:
         for name in ("a", "b"):
             state[name] = Gateway(state["data"], extra_args=("--venue", state["venue"].url),
-                                  extra_env={"BULWARK_VENUE_TIMEOUT_MS": "2000"})
+                                  extra_env={"BULWARK_VENUE_TIMEOUT_MS": "2000", "BULWARK_METRICS_PUBLIC": "true"})
             gateways.append(state[name])
         yield state
     finally:
         for gateway in gateways:
             gateway.stop()
         state["venue"].stop()
+
+
+def venue_link_up(gateway):
+    """`bulwark_venue_link_up` from the gateway's GET /metrics."""
+    url = gateway.url.replace("wss://", "https://").replace("/ws/v1", "/metrics")
+    with urllib.request.urlopen(url, context=ssl.create_default_context(cafile=gateway.ca), timeout=10) as response:
+        text = response.read().decode()
+    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith("bulwark_venue_link_up "))
 
 
 async def logged_in(server, key_id, key):
@@ -223,6 +233,7 @@ def test_a_venue_outage_refuses_orders_keeps_sessions_and_recovers_without_resta
             await asyncio.sleep(0.2)
         assert refused["error"]["message"] == "internal_error", refused
         assert refused["error"]["data"]["reason"] == "venue_unavailable", refused
+        assert venue_link_up(split["a"]) == 0
         status = await trader.call("private/order.status", {"client_order_id": "outage-before"})
         assert status["error"]["data"]["reason"] == "venue_unavailable", status
         # The session and both connections are still there.
@@ -239,6 +250,7 @@ def test_a_venue_outage_refuses_orders_keeps_sessions_and_recovers_without_resta
             assert time.monotonic() < deadline, "trading did not resume after the venue came back: " + restarted.output()
             await asyncio.sleep(0.2)
         assert reply["result"]["status"] == "open"
+        assert venue_link_up(split["a"]) == 1
         # The journal brought back the order placed before the outage.
         status = await trader.call("private/order.status", {"client_order_id": "outage-before"})
         assert status["result"]["status"] == "open", status

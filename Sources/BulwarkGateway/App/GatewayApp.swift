@@ -3,6 +3,7 @@ import BulwarkCore
 import BulwarkSessions
 import BulwarkStore
 import BulwarkVenue
+import BulwarkVenueRPC
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -132,6 +133,7 @@ public final class GatewayApp: Sendable {
             + MetricsExposition.renderSecurity(
                 sessions: byLevel, auditQueued: queue.count, auditDropped: audit.dropped.load(ordering: .relaxed), auditLagMs: queue.lagMs,
                 killSwitches: (try? store.killSwitches().count) ?? 0, ipBlocks: (try? store.ipBlocks(activeAtMs: now).count) ?? 0)
+            + ((venue as? RemoteVenue).map { MetricsExposition.renderVenueLink(up: $0.isLinkUp) } ?? "")
     }
 
     /// Called on the event loop right after `101 Switching Protocols`.
