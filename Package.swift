@@ -129,7 +129,10 @@ let package = Package(
         .testTarget(name: "BulwarkVenueTests", dependencies: ["BulwarkVenue"], swiftSettings: strict),
         .testTarget(
             name: "BulwarkVenueRPCTests",
-            dependencies: ["BulwarkVenueRPC", "BulwarkVenue", "BulwarkCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "BulwarkVenueRPC", "BulwarkVenue", "BulwarkCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "BulwarkStoreTests", dependencies: ["BulwarkStore"], swiftSettings: strict),
         .testTarget(
