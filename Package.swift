@@ -5,6 +5,7 @@ import PackageDescription
 //   BulwarkCore  <- BulwarkAuth <- BulwarkSessions
 //   BulwarkCore  <- BulwarkVenue
 //   BulwarkCore  <- BulwarkStore <- BulwarkPostgres (PostgresNIO)
+//   BulwarkVenue <- BulwarkVenueRPC (gRPC server + RemoteVenue client; Protos/venue.proto)
 //   all of them  <- BulwarkGateway <- bulwark (executable)
 //   BulwarkCore  <- BulwarkAuth <- BulwarkClient (the Swift client library) <- bulwark (bench)
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -38,6 +39,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // The venue as its own process (docs/operations.md, "Running the venue separately").
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .target(
@@ -59,6 +65,17 @@ let package = Package(
         .target(
             name: "BulwarkVenue",
             dependencies: ["BulwarkCore"],
+            swiftSettings: strict),
+        .target(
+            name: "BulwarkVenueRPC",
+            dependencies: [
+                "BulwarkCore", "BulwarkVenue",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .target(
             name: "BulwarkStore",
@@ -83,7 +100,7 @@ let package = Package(
         .target(
             name: "BulwarkGateway",
             dependencies: [
-                "BulwarkCore", "BulwarkAuth", "BulwarkSessions", "BulwarkVenue", "BulwarkStore", "BulwarkPostgres",
+                "BulwarkCore", "BulwarkAuth", "BulwarkSessions", "BulwarkVenue", "BulwarkVenueRPC", "BulwarkStore", "BulwarkPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -119,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "bulwark",
             dependencies: [
-                "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore", "BulwarkClient",
+                "BulwarkGateway", "BulwarkCore", "BulwarkAuth", "BulwarkStore", "BulwarkClient", "BulwarkVenueRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // `bulwark bench`, the load generator (docs/benchmarks.md).
@@ -152,6 +169,13 @@ let package = Package(
             dependencies: [
                 "BulwarkClient", "BulwarkCore", "BulwarkAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "BulwarkVenueRPCTests",
+            dependencies: [
+                "BulwarkVenueRPC", "BulwarkVenue", "BulwarkCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(

@@ -6,10 +6,14 @@ public protocol VenueEventSink: AnyObject, Sendable {
     func venueEvents(_ events: [EngineEvent])
     /// The tickers of the instruments an operation changed (after its events).
     func venueTickers(_ tickers: [Ticker])
+    /// A remote venue's stream started over from a fresh state (events were missed): these are
+    /// the books now; subscribers must start again from them.
+    func venueBooksReset(_ snapshots: [BookSnapshot])
 }
 
 extension VenueEventSink {
     public func venueTickers(_ tickers: [Ticker]) {}
+    public func venueBooksReset(_ snapshots: [BookSnapshot]) {}
 }
 
 /// A deposit to credit once (its id makes crediting idempotent).
@@ -247,6 +251,15 @@ public actor BuiltinVenue {
         guard engine.instrument(instrument) != nil else { return false }
         body(tickers.ticker(for: instrument, engine: engine, nowMs: lastOperationMs))
         return true
+    }
+
+    /// Runs `body` with every book (the published depth) and every ticker, in the venue's serial
+    /// order: the state a new event-stream subscriber starts from (`bulwark venue`).
+    public func withMarketState(_ body: ([BookSnapshot], [Ticker]) -> Void) {
+        let symbols = engine.listInstruments.map(\.symbol)
+        body(
+            symbols.compactMap { engine.snapshot(instrument: $0, depth: depthViews.depth) },
+            symbols.map { tickers.ticker(for: $0, engine: engine, nowMs: lastOperationMs) })
     }
 
     // MARK: Applying, journaling, publishing

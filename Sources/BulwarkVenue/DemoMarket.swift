@@ -9,6 +9,16 @@ public enum DemoMarket {
     public static let houseFunding: [(String, String)] = [("USD", "100000000"), ("BTC", "10000"), ("ETH", "100000")]
     public static let demoFunding: [(String, String)] = [("USD", "100000"), ("BTC", "2"), ("ETH", "20")]
 
+    /// The house account of a venue process run with `--demo` (`bulwark venue`): the venue funds
+    /// it itself, with deposit ids below zero (a store's deposit ids are positive).
+    public static let venueHouseAccountID = "a_venue_house"
+
+    public static var venueHouseDeposits: [VenueDeposit] {
+        houseFunding.enumerated().map { index, funding in
+            VenueDeposit(id: -Int64(index + 1), accountID: venueHouseAccountID, asset: funding.0, amount: d(funding.1))
+        }
+    }
+
     private static func d(_ text: String) -> FixedDecimal { FixedDecimal(parsing: text)! }
 
     public static let instruments: [Instrument] = [

@@ -16,6 +16,25 @@ public struct Trade: Sendable, Equatable {
     public let makerFee: FixedDecimal
     public let takerFee: FixedDecimal
     public let timestampMs: Int64
+
+    public init(
+        tradeID: String, instrument: String, price: FixedDecimal, qty: FixedDecimal, takerSide: OrderSide, makerOrderID: String,
+        takerOrderID: String, makerAccountID: String, takerAccountID: String, makerFee: FixedDecimal, takerFee: FixedDecimal,
+        timestampMs: Int64
+    ) {
+        self.tradeID = tradeID
+        self.instrument = instrument
+        self.price = price
+        self.qty = qty
+        self.takerSide = takerSide
+        self.makerOrderID = makerOrderID
+        self.takerOrderID = takerOrderID
+        self.makerAccountID = makerAccountID
+        self.takerAccountID = takerAccountID
+        self.makerFee = makerFee
+        self.takerFee = takerFee
+        self.timestampMs = timestampMs
+    }
 }
 
 /// The new absolute state of one price level.
@@ -24,6 +43,12 @@ public struct BookLevelChange: Sendable, Equatable {
     public let price: FixedDecimal
     /// The level's new total; zero means the level is gone.
     public let qty: FixedDecimal
+
+    public init(side: OrderSide, price: FixedDecimal, qty: FixedDecimal) {
+        self.side = side
+        self.price = price
+        self.qty = qty
+    }
 }
 
 /// Aggregated price levels, best first, as of `seq`: applying every later `bookDelta` of the same
@@ -52,12 +77,23 @@ public struct Balance: Sendable, Equatable {
     public let asset: String
     public let total: FixedDecimal
     public let available: FixedDecimal
+
+    public init(asset: String, total: FixedDecimal, available: FixedDecimal) {
+        self.asset = asset
+        self.total = total
+        self.available = available
+    }
 }
 
 /// A signed derivatives position (long > 0, short < 0), in the instrument's quantity unit.
 public struct Position: Sendable, Equatable {
     public let instrument: String
     public let qty: FixedDecimal
+
+    public init(instrument: String, qty: FixedDecimal) {
+        self.instrument = instrument
+        self.qty = qty
+    }
 }
 
 /// What the engine tells the world after an operation, in this order: trades (execution order),
@@ -97,6 +133,13 @@ public struct PlaceOutcome: Sendable {
     public let duplicate: Bool
     public let trades: [Trade]
     public let events: [EngineEvent]
+
+    public init(order: Order, duplicate: Bool, trades: [Trade], events: [EngineEvent]) {
+        self.order = order
+        self.duplicate = duplicate
+        self.trades = trades
+        self.events = events
+    }
 }
 
 /// The result of a cancel or an amend: the order's new state and the events to publish.

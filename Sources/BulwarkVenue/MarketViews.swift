@@ -12,6 +12,19 @@ public struct Ticker: Sendable, Equatable {
     public let referencePrice: FixedDecimal?
     public let timestampMs: Int64
 
+    public init(
+        instrument: String, bestBid: (price: FixedDecimal, qty: FixedDecimal)?, bestAsk: (price: FixedDecimal, qty: FixedDecimal)?,
+        lastPrice: FixedDecimal?, volume24h: FixedDecimal, referencePrice: FixedDecimal?, timestampMs: Int64
+    ) {
+        self.instrument = instrument
+        self.bestBid = bestBid
+        self.bestAsk = bestAsk
+        self.lastPrice = lastPrice
+        self.volume24h = volume24h
+        self.referencePrice = referencePrice
+        self.timestampMs = timestampMs
+    }
+
     public static func == (lhs: Ticker, rhs: Ticker) -> Bool {
         lhs.instrument == rhs.instrument && lhs.bestBid?.price == rhs.bestBid?.price && lhs.bestBid?.qty == rhs.bestBid?.qty
             && lhs.bestAsk?.price == rhs.bestAsk?.price && lhs.bestAsk?.qty == rhs.bestAsk?.qty && lhs.lastPrice == rhs.lastPrice

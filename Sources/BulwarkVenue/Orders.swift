@@ -129,3 +129,30 @@ public struct Order: Sendable, Equatable {
     /// Whether the order sits on the book (not final; market and ioc/fok orders never rest).
     public var isResting: Bool { !status.isFinal && type == .limit }
 }
+
+extension Order {
+    /// An order as another process reported it (the venue's gRPC link); the engine makes its own.
+    public init(
+        orderID: String, clientOrderID: String, accountID: String, keyID: String?, instrument: String, side: OrderSide, type: OrderType,
+        timeInForce: TimeInForce, price: FixedDecimal?, qty: FixedDecimal, filledQty: FixedDecimal, filledNotional: FixedDecimal,
+        status: OrderStatus, cancelReason: CancelReason?, createdMs: Int64, updatedMs: Int64
+    ) {
+        self.orderID = orderID
+        self.clientOrderID = clientOrderID
+        self.accountID = accountID
+        self.keyID = keyID
+        self.instrument = instrument
+        self.side = side
+        self.type = type
+        self.timeInForce = timeInForce
+        self.price = price
+        self.qty = qty
+        self.filledQty = filledQty
+        self.filledNotional = filledNotional
+        self.status = status
+        self.cancelReason = cancelReason
+        self.createdMs = createdMs
+        self.updatedMs = updatedMs
+        number = UInt64(orderID.drop { !$0.isNumber }) ?? 0
+    }
+}

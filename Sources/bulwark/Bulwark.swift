@@ -11,7 +11,7 @@ struct Bulwark: AsyncParsableCommand {
             market) on the first run and serves wss://127.0.0.1:8443/ws/v1.
             The other commands work on the same data folder, also while `serve` runs.
             """,
-        subcommands: [Serve.self, Bench.self, Init.self, Accounts.self, Keys.self, OAuth.self, Sessions.self, Bans.self, MFA.self, Identity.self, Audit.self, KillSwitch.self, IPBlock.self, Admin.self, ConfigCommand.self, Secrets.self, Dev.self])
+        subcommands: [Serve.self, VenueProcess.self, Bench.self, Init.self, Accounts.self, Keys.self, OAuth.self, Sessions.self, Bans.self, MFA.self, Identity.self, Audit.self, KillSwitch.self, IPBlock.self, Admin.self, ConfigCommand.self, Secrets.self, Dev.self])
 }
 
 /// Options shared by the commands that work on a data folder.

@@ -18,6 +18,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "JSON configuration file; BULWARK_* environment variables override it, flags override both.")
     var config: String?
 
+    @Option(name: .long, help: "Use the venue process at grpc://HOST:PORT or grpcs://HOST:PORT (`bulwark venue`) instead of the built-in venue.")
+    var venue: String?
+
     @Flag(name: .long, help: "Serve plain ws:// (refused unless listening on loopback).")
     var insecurePlaintext = false
 
@@ -29,6 +32,7 @@ struct Serve: AsyncParsableCommand {
         if let data { overrides["data"] = data }
         if let listen { overrides["listen"] = listen }
         if let adminListen { overrides["admin.listen"] = adminListen }
+        if let venue { overrides["venue.url"] = venue }
         if insecurePlaintext { overrides["tls.enabled"] = "false" }
         let configuration: GatewayConfiguration
         do {

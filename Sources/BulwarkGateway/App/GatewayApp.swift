@@ -3,6 +3,7 @@ import BulwarkCore
 import BulwarkSessions
 import BulwarkStore
 import BulwarkVenue
+import BulwarkVenueRPC
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -39,7 +40,8 @@ public final class GatewayApp: Sendable {
     let monitor: SecurityMonitor
     let rateLimits: RateLimits
     let hub: FanoutHub
-    let venue: BuiltinVenue
+    /// The built-in venue, or a venue process reached over gRPC (`venue.url`).
+    let venue: any Venue
     let marketData: MarketDataPublisher
     let metrics = GatewayMetrics()
     let connections = ConnectionDirectory()
@@ -65,7 +67,7 @@ public final class GatewayApp: Sendable {
 
     init(
         configuration: GatewayConfiguration, clock: any WallClock, store: any Store, identity: IdentityKey,
-        venue: BuiltinVenue, hub: FanoutHub, marketData: MarketDataPublisher, logger: Logger
+        venue: any Venue, hub: FanoutHub, marketData: MarketDataPublisher, logger: Logger
     ) {
         self.configuration = configuration
         self.clock = clock
@@ -145,6 +147,7 @@ public final class GatewayApp: Sendable {
             + MetricsExposition.renderSecurity(
                 sessions: byLevel, auditQueued: queue.count, auditDropped: audit.dropped.load(ordering: .relaxed), auditLagMs: queue.lagMs,
                 killSwitches: (try? store.killSwitches().count) ?? 0, ipBlocks: (try? store.ipBlocks(activeAtMs: now).count) ?? 0)
+            + ((venue as? RemoteVenue).map { MetricsExposition.renderVenueLink(up: $0.isLinkUp) } ?? "")
     }
 
     /// Called on the event loop right after `101 Switching Protocols`.

@@ -2,6 +2,7 @@ import BulwarkAuth
 import BulwarkCore
 import BulwarkStore
 import BulwarkVenue
+import BulwarkVenueRPC
 import Foundation
 import Logging
 import NIOCore
@@ -41,24 +42,32 @@ public struct GatewayRunner: Sendable {
         let hub = FanoutHub()
         let marketData = MarketDataPublisher(hub: hub, privateLog: PrivateEventLog(capacity: configuration.replayEvents))
         let venueSettings = configuration.venue
-        let journal = try venueSettings.journal.durability.map { try FileVenueJournal(path: folder.venueJournalPath, durability: $0) }
-        let venue = BuiltinVenue(
-            instruments: DemoMarket.instruments, events: marketData,
-            settings: BuiltinVenue.Settings(journal: journal, accountLimits: venueSettings.accountLimits, bookDepth: venueSettings.bookDepth))
-        marketData.venue = venue
-        let recovery: RecoveryReport
-        let recoveryStart = ContinuousClock.now
-        do {
-            recovery = try await venue.recover()
-        } catch {
-            throw BootstrapError("cannot rebuild the venue from \(folder.venueJournalPath): \(error)")
+        let venue: any Venue
+        // Split mode (`venue.url`): the venue process owns the journal, the house liquidity and the
+        // simulator; this gateway forwards deposits each time the link comes up (idempotent by id).
+        var remoteVenue: RemoteVenue?
+        var builtinVenue: BuiltinVenue?
+        var journal: FileVenueJournal?
+        var recovery: RecoveryReport?
+        if let remote = venueSettings.remote {
+            do {
+                remoteVenue = try RemoteVenue(
+                    host: remote.host, port: remote.port, tls: venueSettings.remoteTLS, events: marketData, timeoutMs: venueSettings.timeoutMs,
+                    logger: logger)
+            } catch {
+                throw BootstrapError("venue.url \(remote): \(error)")
+            }
+            venue = remoteVenue!
+        } else {
+            journal = try venueSettings.journal.durability.map { try FileVenueJournal(path: folder.venueJournalPath, durability: $0) }
+            let builtin = BuiltinVenue(
+                instruments: DemoMarket.instruments, events: marketData,
+                settings: BuiltinVenue.Settings(journal: journal, accountLimits: venueSettings.accountLimits, bookDepth: venueSettings.bookDepth))
+            recovery = try await VenueRecovery.recover(builtin, journalPath: folder.venueJournalPath, logger: logger)
+            builtinVenue = builtin
+            venue = builtin
         }
-        logger.info(
-            "venue recovered from its journal",
-            metadata: [
-                "entries": "\(recovery.entries)", "orders": "\(recovery.orders)", "open_orders": "\(recovery.openOrders)",
-                "fills": "\(recovery.fills)", "elapsed": "\(ContinuousClock.now - recoveryStart)",
-            ])
+        marketData.venue = venue
         // Read the feed position first: a deposit landing in between is then both read here and
         // replayed by the follower, and the venue ignores the second copy (deposit ids are unique).
         let startChangeSeq = try store.latestChangeSeq()
@@ -70,11 +79,14 @@ public struct GatewayRunner: Sendable {
         // Sessions a previous run left open lost their connections when it stopped.
         let orphaned = try store.endOrphanedSessions(atMs: clock.nowMs())
         if orphaned > 0 { logger.info("ended sessions left open by the previous run", metadata: ["sessions": "\(orphaned)"]) }
-        let funded = await venue.applyDeposits(try store.deposits().map(\.venueDeposit), nowMs: clock.nowMs())
+        var funded = 0
         var houseAccountID: String?
-        if configuration.demoEnabled, let house = try store.account(named: DemoMarket.houseAccountName) {
-            await venue.seedHouseLiquidity(accountID: house.id, nowMs: clock.nowMs())
-            houseAccountID = house.id
+        if let builtinVenue {
+            funded = await builtinVenue.applyDeposits(try store.deposits().map(\.venueDeposit), nowMs: clock.nowMs())
+            if configuration.demoEnabled, let house = try store.account(named: DemoMarket.houseAccountName) {
+                await builtinVenue.seedHouseLiquidity(accountID: house.id, nowMs: clock.nowMs())
+                houseAccountID = house.id
+            }
         }
         let app = GatewayApp(
             configuration: configuration, clock: clock, store: store, identity: identity, venue: venue, hub: hub,
@@ -132,7 +144,7 @@ public struct GatewayRunner: Sendable {
         if let demo = report.demo { try folder.writeDemoInfo(demo, url: url) }
         printBanner(
             report: report, folder: folder, url: url, identity: identity, deposits: funded, recovery: journal == nil ? nil : recovery, tls: tls,
-            adminURL: adminURL)
+            adminURL: adminURL, remoteVenue: remoteVenue?.address)
         var readyText = "\(configuration.listenHost):\(address.port ?? 0)\n"
         if let adminURL { readyText += adminURL + "\n" }
 
@@ -140,8 +152,10 @@ public struct GatewayRunner: Sendable {
         let service = GatewayService(
             app: app, server: server, adminServer: adminServer, tls: [tls, adminTLS].compactMap { $0 },
             liquidity: houseAccountID.flatMap { house in
-                venueSettings.liquidityIntervalMs > 0 ? LiquidityDriver(venue: venue, clock: clock, houseAccountID: house, intervalMs: venueSettings.liquidityIntervalMs) : nil
+                guard let builtinVenue, venueSettings.liquidityIntervalMs > 0 else { return nil }
+                return LiquidityDriver(venue: builtinVenue, clock: clock, houseAccountID: house, intervalMs: venueSettings.liquidityIntervalMs)
             },
+            remoteVenue: remoteVenue,
             ready: readyFile.map { (path: $0, text: readyText) }, logger: logger)
         let group2 = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -153,18 +167,23 @@ public struct GatewayRunner: Sendable {
 
     private func printBanner(
         report: DataFolder.Report, folder: DataFolder, url: String, identity: IdentityKey, deposits: Int, recovery: RecoveryReport?,
-        tls: TLSContextProvider?, adminURL: String?
+        tls: TLSContextProvider?, adminURL: String?, remoteVenue: String?
     ) {
         var lines: [String] = ["", "Bulwark gateway"]
         for line in report.created { lines.append("  created  \(line)") }
         for line in report.reused { lines.append("  reused   \(line)") }
         lines.append("  gateway identity (Ed25519): \(identity.publicKeyB64u)")
-        lines.append("  credited \(deposits) deposit(s) to the built-in venue")
-        if let recovery {
-            lines.append(
-                "  venue journal: \(recovery.entries) entries replayed (\(recovery.orders) orders, \(recovery.openOrders) open, \(recovery.fills) fills)")
+        if let remoteVenue {
+            // Its journal and liquidity are the venue process's; deposits follow once the link is up.
+            lines.append("  venue      \(remoteVenue) (a venue process; deposits are forwarded once the link is up)")
         } else {
-            lines.append("  venue journal OFF: orders are lost at restart")
+            lines.append("  credited \(deposits) deposit(s) to the built-in venue")
+            if let recovery {
+                lines.append(
+                    "  venue journal: \(recovery.entries) entries replayed (\(recovery.orders) orders, \(recovery.openOrders) open, \(recovery.fills) fills)")
+            } else {
+                lines.append("  venue journal OFF: orders are lost at restart")
+            }
         }
         lines.append("")
         lines.append("  listening  \(url)")
@@ -197,6 +216,8 @@ struct GatewayService: Service {
     let tls: [TLSContextProvider]
     /// The demo liquidity simulator, when it runs.
     let liquidity: LiquidityDriver?
+    /// The venue process's link, in split mode.
+    let remoteVenue: RemoteVenue?
     /// Written once the service runs: by then the service group handles SIGTERM, so a script that
     /// waits for this file and signals at once gets a graceful shutdown, not a killed process.
     let ready: (path: String, text: String)?
@@ -214,6 +235,20 @@ struct GatewayService: Service {
                 tasks.addTask { await heartbeat.run() }
             }
             if let liquidity { tasks.addTask { await liquidity.run() } }
+            if let remoteVenue {
+                tasks.addTask {
+                    await remoteVenue.run {
+                        // Each time the link comes up: deposits the venue may not have (idempotent by id).
+                        do {
+                            let deposits = try app.store.deposits().map(\.venueDeposit)
+                            let credited = try await remoteVenue.applyDeposits(deposits, nowMs: app.clock.nowMs())
+                            if credited > 0 { app.logger.info("deposits forwarded to the venue", metadata: ["credited": "\(credited)"]) }
+                        } catch {
+                            app.logger.error("forwarding deposits to the venue failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
             for provider in tls {
                 tasks.addTask { await CertificateWatcher(tls: provider).pollFiles() }
                 tasks.addTask { await CertificateWatcher(tls: provider).reloadOnSIGHUP() }
@@ -340,7 +375,8 @@ actor ChangeFeedFollower {
             app.rateLimits.accounts.forgetTier(accountID: change.subject)
         case .deposit:
             if let id = Int64(change.subject), let deposit = try? app.store.deposit(id: id) {
-                await app.venue.applyDeposits([deposit.venueDeposit], nowMs: app.clock.nowMs())
+                // An unreachable venue gets it when the link is back (every deposit is forwarded then).
+                _ = try? await app.venue.applyDeposits([deposit.venueDeposit], nowMs: app.clock.nowMs())
             }
         }
     }

@@ -65,6 +65,13 @@ enum MetricsExposition {
         return out.text
     }
 
+    /// With a venue process (`venue.url`): whether its link is up (orders are refused while it is not).
+    static func renderVenueLink(up: Bool) -> String {
+        var out = Output()
+        out.gauge("bulwark_venue_link_up", "1 while the event stream from the venue process is up, 0 while orders are refused with venue_unavailable.", up ? 1 : 0)
+        return out.text
+    }
+
     private struct Output {
         var text = ""
 

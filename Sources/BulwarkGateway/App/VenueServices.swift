@@ -1,6 +1,7 @@
 import BulwarkCore
 import BulwarkStore
 import BulwarkVenue
+import Logging
 
 /// The venue journal on disk (`DATA/venue-journal.sqlite`).
 final class FileVenueJournal: VenueJournal {
@@ -32,5 +33,25 @@ struct LiquidityDriver: Sendable {
             guard !Task.isCancelled else { return }
             await venue.simulateLiquidity(accountID: houseAccountID, nowMs: clock.nowMs(), seed: UInt64.random(in: 0...UInt64.max))
         }
+    }
+}
+
+/// Rebuilds a journaled built-in venue at start (`serve` and `venue` alike).
+enum VenueRecovery {
+    static func recover(_ venue: BuiltinVenue, journalPath: String, logger: Logger) async throws -> RecoveryReport {
+        let start = ContinuousClock.now
+        let recovery: RecoveryReport
+        do {
+            recovery = try await venue.recover()
+        } catch {
+            throw BootstrapError("cannot rebuild the venue from \(journalPath): \(error)")
+        }
+        logger.info(
+            "venue recovered from its journal",
+            metadata: [
+                "entries": "\(recovery.entries)", "orders": "\(recovery.orders)", "open_orders": "\(recovery.openOrders)",
+                "fills": "\(recovery.fills)", "elapsed": "\(ContinuousClock.now - start)",
+            ])
+        return recovery
     }
 }

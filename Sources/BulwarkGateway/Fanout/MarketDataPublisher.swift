@@ -8,7 +8,7 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
     let hub: FanoutHub
     /// Private events kept for resume (`private_seq`, replay after a reconnect).
     let privateLog: PrivateEventLog
-    private let venueBox = NIOLockedValueBox<BuiltinVenue?>(nil)
+    private let venueBox = NIOLockedValueBox<(any Venue)?>(nil)
     private let auditBox = NIOLockedValueBox<AuditTrail?>(nil)
 
     /// Orders and fills are audited as the venue reports them (set once at start).
@@ -22,7 +22,7 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
         self.privateLog = privateLog
     }
 
-    var venue: BuiltinVenue? {
+    var venue: (any Venue)? {
         get { venueBox.withLockedValue { $0 } }
         set { venueBox.withLockedValue { $0 = newValue } }
     }
@@ -104,6 +104,19 @@ final class MarketDataPublisher: VenueEventSink, Sendable {
                 publishPrivate(.balances, account) { w in Render.balance(balance, to: &w) }
             case .positionUpdate:
                 break
+            }
+        }
+    }
+
+    /// The venue's event stream started over from a fresh state (a remote venue restarted, or this
+    /// gateway missed more than the venue keeps for replay): every book subscriber gets a fresh
+    /// snapshot, whose `seq` tells the client to drop what it had.
+    func venueBooksReset(_ snapshots: [BookSnapshot]) {
+        for snapshot in snapshots {
+            let topic = SubscriptionTopic(.publicMarket(.book, instrument: snapshot.instrument))
+            guard hub.subscriberCount(topic: topic.key) > 0 else { continue }
+            hub.publish(topic: topic.key, channel: topic.channel, explicitSeq: snapshot.seq, prevSeq: nil, delivery: .conflated) { w in
+                Render.book(type: "snapshot", bids: snapshot.bids, asks: snapshot.asks, to: &w)
             }
         }
     }

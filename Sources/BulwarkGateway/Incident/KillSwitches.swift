@@ -65,7 +65,7 @@ final class KillSwitches: Sendable {
         if record.scope == .key {
             // Only the key's own orders: the account's other keys keep theirs.
             if let key = try? store.apiKey(id: record.subject) {
-                for order in await app.venue.openOrders(accountID: key.accountID) where order.keyID == record.subject {
+                for order in (try? await app.venue.openOrders(accountID: key.accountID)) ?? [] where order.keyID == record.subject {
                     if case .success = await app.venue.cancel(accountID: key.accountID, orderID: order.orderID, nowMs: now) { cancelled += 1 }
                 }
             }

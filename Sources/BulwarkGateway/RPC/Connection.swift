@@ -341,7 +341,7 @@ actor Connection: SessionListener {
             }
         case "public/instruments":
             _ = try ParamsReader(request.params, allowed: [])
-            let instruments = await app.venue.instruments()
+            guard let instruments = try? await app.venue.instruments() else { throw RPCError.venueUnavailable }
             return { w in Render.instruments(instruments, to: &w) }
         case "public/usage":
             return try configureUsage(request.params)
@@ -712,8 +712,9 @@ actor Connection: SessionListener {
                 throw RPCError.invalidParams("channels[\(index)]", "unknown_channel")
             }
             if topic.isPrivate && session == nil { throw RPCError(.unauthenticated) }
-            if case .publicMarket(_, let instrument) = topic.kind, await !app.venue.hasInstrument(instrument) {
-                throw RPCError(.unknownInstrument, field: "params.channels[\(index)]")
+            if case .publicMarket(_, let instrument) = topic.kind {
+                guard let known = try? await app.venue.hasInstrument(instrument) else { throw RPCError.venueUnavailable }
+                guard known else { throw RPCError(.unknownInstrument, field: "params.channels[\(index)]") }
             }
             topics.append(topic)
         }
@@ -941,7 +942,9 @@ actor Connection: SessionListener {
         guard placedOrders.count > DisconnectProtection.maxTrackedOrders || sessionNeedsPruning else { return }
         let app = self.app
         Task {
-            let open = Set(await app.venue.openOrders(accountID: session.accountID).map(\.orderID))
+            // Prune only with a real answer: an unreachable venue must not empty the list.
+            guard let orders = try? await app.venue.openOrders(accountID: session.accountID) else { return }
+            let open = Set(orders.map(\.orderID))
             app.protection.prune(sessionID: session.id, keeping: open)
             await self.prunePlaced(keeping: open)
         }

@@ -43,7 +43,7 @@ final class DisconnectProtection: Sendable {
             if protection.graceMs > 0 { try? await Task.sleep(for: .milliseconds(protection.graceMs)) }
             guard !Task.isCancelled, let self, self.claim(sessionID: sessionID, connectionID: connectionID) else { return }
             var cancelled: [String] = []
-            for order in await app.venue.openOrders(accountID: accountID) where orders.contains(order.orderID) {
+            for order in (try? await app.venue.openOrders(accountID: accountID)) ?? [] where orders.contains(order.orderID) {
                 if case .success = await app.venue.cancel(accountID: accountID, orderID: order.orderID, nowMs: app.clock.nowMs()) {
                     cancelled.append(order.orderID)
                 }

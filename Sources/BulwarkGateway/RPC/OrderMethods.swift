@@ -5,7 +5,7 @@ import Synchronization
 
 /// Order entry and account queries: strict parameter parsing, then the venue.
 struct OrderMethods {
-    let venue: BuiltinVenue
+    let venue: any Venue
     let clock: any WallClock
     let restrictions: KeyRestrictions
     /// `venue.timeout_ms` and the test-only `venue.test_delay_ms`.
@@ -51,9 +51,12 @@ struct OrderMethods {
             if delayMs > 0 { try? await Task.sleep(for: .milliseconds(delayMs)) }
             return await venue.place(placing, nowMs: clock.nowMs())
         }
-        guard let answer else {
-            // The venue may still accept it: the client learns the outcome on `orders`, or by
-            // placing the same client_order_id again (a duplicate then returns the original).
+        // No answer in time, or a remote venue took the order and the link failed before it
+        // answered: the venue may still accept it. The client learns the outcome on `orders`, or
+        // by placing the same client_order_id again (a duplicate then returns the original).
+        var linkLostAnswer = false
+        if case .failure(let rejection)? = answer { linkLostAnswer = rejection == VenueLink.outcomeUnknownRejection }
+        guard let answer, !linkLostAnswer else {
             return ({ w in Render.unknownOrder(placing, to: &w) }, nil)
         }
         switch answer {
@@ -77,7 +80,7 @@ struct OrderMethods {
             throw RPCError(.deadlineExceeded, field: "params.deadline_ms")
         }
         let orderID = try await resolveOrderID(reader, account: session.accountID)
-        guard let order = await venue.order(accountID: session.accountID, orderID: orderID) else {
+        guard let order = try await ask({ try await venue.order(accountID: session.accountID, orderID: orderID) }) else {
             throw RPCError(.orderNotFound, field: "params.order_id")
         }
         guard restrictions.allows(instrument: order.instrument) else {
@@ -118,17 +121,17 @@ struct OrderMethods {
         case .orderStatus:
             let reader = try ParamsReader(params, allowed: ["order_id", "client_order_id"])
             let orderID = try await resolveOrderID(reader, account: account)
-            guard let order = await venue.order(accountID: account, orderID: orderID) else {
+            guard let order = try await ask({ try await venue.order(accountID: account, orderID: orderID) }) else {
                 throw RPCError(.orderNotFound, field: "params.order_id")
             }
             return { w in Render.order(order, duplicate: nil, to: &w) }
         case .ordersOpen:
             _ = try ParamsReader(params, allowed: [])
-            let open = await venue.openOrders(accountID: account)
+            let open = try await ask { try await venue.openOrders(accountID: account) }
             return { w in Self.orderList("orders", open, to: &w) }
         case .accountBalances:
             _ = try ParamsReader(params, allowed: [])
-            let balances = await venue.balances(accountID: account)
+            let balances = try await ask { try await venue.balances(accountID: account) }
             return { w in
                 w.beginObject()
                 w.key("balances")
@@ -139,7 +142,7 @@ struct OrderMethods {
             }
         case .accountPositions:
             _ = try ParamsReader(params, allowed: [])
-            let positions = await venue.positions(accountID: account)
+            let positions = try await ask { try await venue.positions(accountID: account) }
             return { w in
                 w.beginObject()
                 w.key("positions")
@@ -166,12 +169,21 @@ struct OrderMethods {
         case (let id?, nil):
             return id
         case (nil, let clientID?):
-            guard let order = await venue.order(accountID: account, clientOrderID: clientID) else {
+            guard let order = try await ask({ try await venue.order(accountID: account, clientOrderID: clientID) }) else {
                 throw RPCError(.orderNotFound, field: "params.client_order_id")
             }
             return order.orderID
         default:
             throw RPCError.invalidParams("order_id", "exactly_one_of_order_id_or_client_order_id")
+        }
+    }
+
+    /// A venue query; an unreachable venue is `internal_error`, reason `venue_unavailable`.
+    private func ask<T>(_ query: () async throws -> T) async throws(RPCError) -> T {
+        do {
+            return try await query()
+        } catch {
+            throw RPCError.venueUnavailable
         }
     }
 
@@ -213,6 +225,11 @@ enum VenueCall {
             }
         }
     }
+}
+
+extension RPCError {
+    /// The venue process cannot be reached (`bulwark serve --venue grpc://…`).
+    static let venueUnavailable = RPCError(.internalError, reason: VenueLink.unavailable)
 }
 
 enum ClientOrderID {
