@@ -45,6 +45,14 @@ extension PostgresStore: RateCounterExchange, ClusterMembership {
         }
     }
 
+    public func liveNodes(staleAfterMs: Int64) throws -> [String] {
+        try withConnection { db in
+            try db.rows(
+                "SELECT node_id FROM cluster_nodes WHERE last_seen_ms > \(Self.databaseNowMs) - $1 ORDER BY node_id", [.int(staleAfterMs)]
+            ).map { try $0.text("node_id") }
+        }
+    }
+
     public func endSessionsOfSilentNodes(staleAfterMs: Int64) throws -> Int {
         try withConnection { db in
             // Housekeeping rides along: rate counters nobody has touched for two days.

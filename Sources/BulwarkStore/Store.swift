@@ -175,4 +175,6 @@ public protocol ClusterMembership: Sendable {
     /// Ends, with reason `node_lost`, the live sessions of nodes whose last heartbeat is older than
     /// `staleAfterMs`; returns how many.
     func endSessionsOfSilentNodes(staleAfterMs: Int64) throws -> Int
+    /// The nodes whose last heartbeat is at most `staleAfterMs` old.
+    func liveNodes(staleAfterMs: Int64) throws -> [String]
 }

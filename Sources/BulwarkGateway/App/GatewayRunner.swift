@@ -75,6 +75,7 @@ public struct GatewayRunner: Sendable {
         // of nodes that do not).
         if configuration.store != .sqlite, let membership = store as? any ClusterMembership {
             try membership.heartbeat(node: configuration.nodeID)
+            if builtinVenue != nil { try BuiltinVenueClaim(store: store, membership: membership, node: configuration.nodeID).claim() }
         }
         // Sessions a previous run left open lost their connections when it stopped.
         let orphaned = try store.endOrphanedSessions(atMs: clock.nowMs())
