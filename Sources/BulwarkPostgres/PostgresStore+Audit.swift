@@ -20,18 +20,8 @@ extension PostgresStore {
         guard !entries.isEmpty else { return [] }
         return try transaction(lock: Locks.audit) { db in
             let tail = try db.row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            var seq = try tail?.int64("seq") ?? 0
-            var previous = try tail?.text("hash") ?? AuditRecord.genesisHash
-            var appended: [AuditRecord] = []
-            for entry in entries {
-                seq += 1
-                let record = AuditRecord(
-                    seq: seq, timeUs: entry.timeUs, event: entry.event, actor: entry.actor, credentialID: entry.credentialID,
-                    sessionHash: entry.sessionHash, clientIP: entry.clientIP, outcome: entry.outcome, details: entry.details,
-                    previousHash: previous)
-                previous = record.hash
-                appended.append(record)
-            }
+            let appended = AuditEntry.chain(
+                entries, afterSeq: try tail?.int64("seq") ?? 0, previousHash: try tail?.text("hash") ?? AuditRecord.genesisHash)
             // Multi-row INSERTs: one round trip per `rowsPerInsert` records, not per record, so a
             // burst of thousands of records (an order flood) fits well inside the call deadline.
             for start in stride(from: 0, to: appended.count, by: Self.auditRowsPerInsert) {

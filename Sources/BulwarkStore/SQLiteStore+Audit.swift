@@ -28,6 +28,24 @@ public struct AuditEntry: Sendable, Equatable {
     }
 }
 
+extension AuditEntry {
+    /// The records `entries` become when appended after the chain's tail (`seq`, `hash`): each
+    /// numbered one past the previous and linked to its hash. Every backend appends exactly these.
+    public static func chain(_ entries: [AuditEntry], afterSeq tailSeq: Int64, previousHash tailHash: String) -> [AuditRecord] {
+        var seq = tailSeq
+        var previous = tailHash
+        return entries.map { entry in
+            seq += 1
+            let record = AuditRecord(
+                seq: seq, timeUs: entry.timeUs, event: entry.event, actor: entry.actor, credentialID: entry.credentialID,
+                sessionHash: entry.sessionHash, clientIP: entry.clientIP, outcome: entry.outcome, details: entry.details,
+                previousHash: previous)
+            previous = record.hash
+            return record
+        }
+    }
+}
+
 /// The `details` column of `audit_log`: compact JSON, keys sorted (the same on every backend).
 public enum AuditDetailsCoding {
     public static func encode(_ details: [String: String]) -> String {
@@ -59,15 +77,8 @@ extension SQLiteStore {
         guard !entries.isEmpty else { return [] }
         return try pool.write { db in
             let tail = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            var seq: Int64 = tail?["seq"] ?? 0
-            var previous: String = tail?["hash"] ?? AuditRecord.genesisHash
-            var appended: [AuditRecord] = []
-            for entry in entries {
-                seq += 1
-                let record = AuditRecord(
-                    seq: seq, timeUs: entry.timeUs, event: entry.event, actor: entry.actor, credentialID: entry.credentialID,
-                    sessionHash: entry.sessionHash, clientIP: entry.clientIP, outcome: entry.outcome, details: entry.details,
-                    previousHash: previous)
+            let appended = AuditEntry.chain(entries, afterSeq: tail?["seq"] ?? 0, previousHash: tail?["hash"] ?? AuditRecord.genesisHash)
+            for record in appended {
                 try db.execute(
                     sql: """
                         INSERT INTO audit_log (seq, ts_us, event, actor, credential, session_hash, ip, outcome, details, prev_hash, hash)
@@ -77,8 +88,6 @@ extension SQLiteStore {
                         record.seq, record.timeUs, record.event, record.actor, record.credentialID, record.sessionHash, record.clientIP,
                         record.outcome.rawValue, Self.encodeDetails(record.details), record.previousHash, record.hash,
                     ])
-                previous = record.hash
-                appended.append(record)
             }
             return appended
         }

@@ -6,6 +6,20 @@ import Logging
 /// `{"ts":"…","level":"…","label":"…","message":"…","metadata":{…},"source":"…"}`. Every string goes
 /// through `JSONWriter`, so a hostile value (newlines, ANSI escapes) cannot forge a line.
 struct JSONLogHandler: LogHandler {
+    /// Installs the process's log handler once, for `serve` and `venue` alike: JSON lines, or text
+    /// at level info, on standard error.
+    static func bootstrap(format: GatewayConfiguration.LogFormat) {
+        LoggingSystem.bootstrap { label in
+            switch format {
+            case .json: return JSONLogHandler(label: label)
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = .info
+                return handler
+            }
+        }
+    }
+
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]

@@ -35,16 +35,7 @@ public struct VenueProcessRunner: Sendable {
     }
 
     public func run() async throws {
-        let format = configuration.logFormat
-        LoggingSystem.bootstrap { label in
-            switch format {
-            case .json: return JSONLogHandler(label: label)
-            case .text:
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = .info
-                return handler
-            }
-        }
+        JSONLogHandler.bootstrap(format: configuration.logFormat)
         let logger = Logger(label: "bulwark.venue")
         let clock = SystemClock()
         let folder = DataFolder(path: configuration.dataDirectory)
