@@ -367,3 +367,46 @@ def test_a_second_node_refuses_to_run_its_own_built_in_venue_on_the_same_databas
         assert "already runs the built-in venue" in str(refused.value) and "builtin-a" in str(refused.value)
     finally:
         first.stop()
+
+
+def test_tls_to_postgresql_with_verify_full_and_a_wrong_ca_refused(workdir):
+    """store.url with sslmode=verify-full: the gateway talks TLS to PostgreSQL and checks its
+    certificate against sslrootcert (chain and address); a server it cannot verify is refused."""
+    import tempfile
+    from conftest import ROOT
+    from test_mtls import make_ca, write_pair
+    from test_venue_process import make_venue_certificate
+    pki = os.path.join(workdir, "pg-pki-" + secrets.token_hex(3))
+    os.makedirs(pki)
+    ca_key, ca_cert = make_ca("PostgreSQL test CA")
+    ca_path, _ = write_pair(pki, "ca", ca_key, ca_cert)
+    server_cert, server_key = write_pair(pki, "server", *make_venue_certificate(ca_key, ca_cert))   # SAN 127.0.0.1
+    other_key, other_cert = make_ca("Someone else's CA")
+    other_ca, _ = write_pair(pki, "other", other_key, other_cert)
+    script = os.path.join(ROOT, "scripts", "postgres-test-server")
+    pg_dir = tempfile.mkdtemp(prefix="bulwark-pg-tls-")
+    port = free_port()
+    server = subprocess.run([script, "start", pg_dir, str(port), server_cert, server_key], check=True, capture_output=True,
+                            text=True, timeout=120).stdout.strip()
+    node = None
+    try:
+        subprocess.run(["psql", server + "/postgres?sslmode=require", "-qc", "CREATE DATABASE tls"], check=True, timeout=30)
+        url = f"{server}/tls?sslmode=verify-full&sslrootcert={ca_path}"
+        node = Gateway(os.path.join(workdir, "pg-tls"), extra_env={"BULWARK_STORE_URL": url})
+        # The session is really encrypted: PostgreSQL's own view of the gateway's connections.
+        seen = subprocess.run(["psql", server + "/postgres?sslmode=require", "-tAc",
+                               "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = 'tls'"],
+                              check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+        assert seen == "t", seen
+        env = {**os.environ, "BULWARK_STORE_URL": url}
+        out = subprocess.run([BINARY, "accounts", "list", "--data", node.data, "--json"], capture_output=True, text=True, timeout=60, env=env)
+        assert out.returncode == 0, out.stderr
+        # A CA that did not issue the server's certificate: no connection, a clear error, no fallback.
+        wrong = {**os.environ, "BULWARK_STORE_URL": f"{server}/tls?sslmode=verify-full&sslrootcert={other_ca}"}
+        out = subprocess.run([BINARY, "accounts", "list", "--data", node.data, "--json"], capture_output=True, text=True, timeout=60, env=wrong)
+        assert out.returncode != 0 and "certificate" in out.stderr.lower(), out.stderr
+    finally:
+        if node:
+            node.stop()
+        subprocess.run([script, "stop", pg_dir], timeout=60)
+        shutil.rmtree(pg_dir, ignore_errors=True)
