@@ -70,7 +70,8 @@ class Server:
         self.log = open(os.path.join(workdir, f"{name}.log"), "w")
         self.process = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, *command(ready)], stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, **env}, start_new_session=True)
+            # BULWARK_BIN names the binary for this script; the gateway refuses unknown BULWARK_ variables.
+            env={**{k: v for k, v in os.environ.items() if k != "BULWARK_BIN"}, **env}, start_new_session=True)
         self.address = wait_for_file(ready, self.process, name)
 
     @property
