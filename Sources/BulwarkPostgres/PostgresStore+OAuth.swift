@@ -7,14 +7,7 @@ import PostgresNIO
 extension PostgresStore {
     // MARK: Clients
 
-    public func createOAuthClient(
-        accountID: String, authMethod: OAuthClientAuthMethod, jwks: String?, secretHash: [UInt8]?, scopes: Set<Scope>, label: String,
-        nowMs: Int64
-    ) throws -> OAuthClientRecord {
-        guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
-        let record = OAuthClientRecord(
-            id: Identifier.random(prefix: "cl", bytes: 12), accountID: accountID, authMethod: authMethod, jwks: jwks, secretHash: secretHash,
-            scopes: scopes, label: label, createdMs: nowMs, revokedMs: nil)
+    public func insertOAuthClient(_ record: OAuthClientRecord) throws {
         try withConnection { db in
             try db.execute(
                 """
@@ -22,11 +15,10 @@ extension PostgresStore {
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                 """,
                 [
-                    .text(record.id), .text(accountID), .text(authMethod.rawValue), .text(jwks), .bytes(secretHash.map { Data($0) }),
-                    .text(Self.scopeText(scopes)), .text(label), .int(nowMs),
+                    .text(record.id), .text(record.accountID), .text(record.authMethod.rawValue), .text(record.jwks),
+                    .bytes(record.secretHash.map { Data($0) }), .text(Self.scopeText(record.scopes)), .text(record.label), .int(record.createdMs),
                 ])
         }
-        return record
     }
 
     public func oauthClient(id: String) throws -> OAuthClientRecord? {

@@ -204,17 +204,7 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
 
     // MARK: API keys
 
-    public func createKeyRecord(
-        accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
-        expiresMs: Int64?, clientCertificatePin: String?, restrictions: KeyRestrictions,
-        keyID: String, sealedSecret: String?, sealedPolicy: SealedFramePolicy, nowMs: Int64
-    ) throws -> APIKeyRecord {
-        guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
-        let record = APIKeyRecord(
-            id: keyID, accountID: accountID, algorithm: algorithm,
-            publicKey: publicKey, scopes: scopes, label: label, status: .active, createdMs: nowMs,
-            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions, sealedSecret: sealedSecret,
-            sealedPolicy: sealedPolicy)
+    public func insertKey(_ record: APIKeyRecord) throws {
         try withConnection { db in
             try db.execute(
                 """
@@ -226,12 +216,11 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
                     .text(record.id), .text(record.accountID), .text(record.algorithm.rawValue), .bytes(Data(record.publicKey)),
                     .text(Scope.render(record.scopes)), .text(record.label), .text(record.status.rawValue), .int(record.createdMs),
                     .int(record.expiresMs), .text(record.clientCertificatePin),
-                    .text(restrictions.ipAllowlist.map(\.description).joined(separator: ",")),
-                    .text(restrictions.instruments.map { $0.sorted().joined(separator: ",") }),
-                    .text(restrictions.maxOrderNotional?.description), .text(sealedSecret), .text(sealedPolicy.rawValue),
+                    .text(record.restrictions.ipAllowlist.map(\.description).joined(separator: ",")),
+                    .text(record.restrictions.instruments.map { $0.sorted().joined(separator: ",") }),
+                    .text(record.restrictions.maxOrderNotional?.description), .text(record.sealedSecret), .text(record.sealedPolicy.rawValue),
                 ])
         }
-        return record
     }
 
     public func apiKey(id: String) throws -> APIKeyRecord? {

@@ -6,14 +6,7 @@ import GRDB
 extension SQLiteStore {
     // MARK: Clients
 
-    public func createOAuthClient(
-        accountID: String, authMethod: OAuthClientAuthMethod, jwks: String?, secretHash: [UInt8]?, scopes: Set<Scope>, label: String,
-        nowMs: Int64
-    ) throws -> OAuthClientRecord {
-        guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
-        let record = OAuthClientRecord(
-            id: Identifier.random(prefix: "cl", bytes: 12), accountID: accountID, authMethod: authMethod, jwks: jwks, secretHash: secretHash,
-            scopes: scopes, label: label, createdMs: nowMs, revokedMs: nil)
+    public func insertOAuthClient(_ record: OAuthClientRecord) throws {
         try pool.write { db in
             try db.execute(
                 sql: """
@@ -21,10 +14,10 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    record.id, accountID, authMethod.rawValue, jwks, secretHash.map { Data($0) }, Self.scopeText(scopes), label, nowMs,
+                    record.id, record.accountID, record.authMethod.rawValue, record.jwks, record.secretHash.map { Data($0) },
+                    Self.scopeText(record.scopes), record.label, record.createdMs,
                 ])
         }
-        return record
     }
 
     public func oauthClient(id: String) throws -> OAuthClientRecord? {

@@ -130,17 +130,7 @@ public final class SQLiteStore: Store, Sendable {
 
     // MARK: API keys
 
-    public func createKeyRecord(
-        accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
-        expiresMs: Int64?, clientCertificatePin: String?, restrictions: KeyRestrictions,
-        keyID: String, sealedSecret: String?, sealedPolicy: SealedFramePolicy, nowMs: Int64
-    ) throws -> APIKeyRecord {
-        guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
-        let record = APIKeyRecord(
-            id: keyID, accountID: accountID, algorithm: algorithm,
-            publicKey: publicKey, scopes: scopes, label: label, status: .active, createdMs: nowMs,
-            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions, sealedSecret: sealedSecret,
-            sealedPolicy: sealedPolicy)
+    public func insertKey(_ record: APIKeyRecord) throws {
         try pool.write { db in
             try db.execute(
                 sql: """
@@ -152,12 +142,11 @@ public final class SQLiteStore: Store, Sendable {
                     record.id, record.accountID, record.algorithm.rawValue, Data(record.publicKey),
                     Scope.render(record.scopes), record.label, record.status.rawValue, record.createdMs,
                     record.expiresMs, record.clientCertificatePin,
-                    restrictions.ipAllowlist.map(\.description).joined(separator: ","),
-                    restrictions.instruments.map { $0.sorted().joined(separator: ",") },
-                    restrictions.maxOrderNotional?.description, sealedSecret, sealedPolicy.rawValue,
+                    record.restrictions.ipAllowlist.map(\.description).joined(separator: ","),
+                    record.restrictions.instruments.map { $0.sorted().joined(separator: ",") },
+                    record.restrictions.maxOrderNotional?.description, record.sealedSecret, record.sealedPolicy.rawValue,
                 ])
         }
-        return record
     }
 
     public func apiKey(id: String) throws -> APIKeyRecord? {

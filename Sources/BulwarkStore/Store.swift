@@ -17,12 +17,8 @@ public protocol Store: CredentialDirectory, OAuthRegistry, Sendable {
     func setAccountTier(id: String, _ tier: AccountTier, nowMs: Int64) throws
 
     // MARK: API keys
-    /// `createKey(...)` (with its defaults) in the extension below is what callers use.
-    func createKeyRecord(
-        accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
-        expiresMs: Int64?, clientCertificatePin: String?, restrictions: KeyRestrictions,
-        keyID: String, sealedSecret: String?, sealedPolicy: SealedFramePolicy, nowMs: Int64
-    ) throws -> APIKeyRecord
+    /// Stores a new key as given; `createKey(...)` in the extension below checks and builds it.
+    func insertKey(_ record: APIKeyRecord) throws
     func apiKey(id: String) throws -> APIKeyRecord?
     func keys(accountID: String?) throws -> [APIKeyRecord]
     func revokeKey(id: String, nowMs: Int64) throws
@@ -95,10 +91,8 @@ public protocol Store: CredentialDirectory, OAuthRegistry, Sendable {
     func ipBlocks(activeAtMs now: Int64?) throws -> [IPBlockRecord]
 
     // MARK: OAuth (the token-path part is `OAuthRegistry`)
-    func createOAuthClient(
-        accountID: String, authMethod: OAuthClientAuthMethod, jwks: String?, secretHash: [UInt8]?, scopes: Set<Scope>, label: String,
-        nowMs: Int64
-    ) throws -> OAuthClientRecord
+    /// Stores a new client as given; `createOAuthClient(...)` in the extension below builds it.
+    func insertOAuthClient(_ record: OAuthClientRecord) throws
     func oauthClients(accountID: String?) throws -> [OAuthClientRecord]
     /// Revokes the client and every token it holds; returns the access tokens' jtis.
     func revokeOAuthClient(id: String, nowMs: Int64) throws -> [String]
@@ -124,7 +118,8 @@ public protocol ChangeNotifier: Sendable {
     func changeNotifications() -> AsyncStream<ChangeSignal>
 }
 
-/// The defaults callers rely on, in one place for every implementation.
+/// The defaults callers rely on, and the checks and record building every implementation shares,
+/// in one place.
 extension Store {
     public func createKey(
         accountID: String, algorithm: KeyAlgorithm, publicKey: [UInt8], scopes: Set<Scope>, label: String,
@@ -132,10 +127,26 @@ extension Store {
         keyID: String = Identifier.random(prefix: "k", bytes: 12), sealedSecret: String? = nil,
         sealedPolicy: SealedFramePolicy = .none, nowMs: Int64
     ) throws -> APIKeyRecord {
-        try createKeyRecord(
-            accountID: accountID, algorithm: algorithm, publicKey: publicKey, scopes: scopes, label: label, expiresMs: expiresMs,
-            clientCertificatePin: clientCertificatePin, restrictions: restrictions, keyID: keyID, sealedSecret: sealedSecret,
-            sealedPolicy: sealedPolicy, nowMs: nowMs)
+        guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
+        let record = APIKeyRecord(
+            id: keyID, accountID: accountID, algorithm: algorithm,
+            publicKey: publicKey, scopes: scopes, label: label, status: .active, createdMs: nowMs,
+            expiresMs: expiresMs, clientCertificatePin: clientCertificatePin, restrictions: restrictions, sealedSecret: sealedSecret,
+            sealedPolicy: sealedPolicy)
+        try insertKey(record)
+        return record
+    }
+
+    public func createOAuthClient(
+        accountID: String, authMethod: OAuthClientAuthMethod, jwks: String?, secretHash: [UInt8]?, scopes: Set<Scope>, label: String,
+        nowMs: Int64
+    ) throws -> OAuthClientRecord {
+        guard try account(id: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
+        let record = OAuthClientRecord(
+            id: Identifier.random(prefix: "cl", bytes: 12), accountID: accountID, authMethod: authMethod, jwks: jwks, secretHash: secretHash,
+            scopes: scopes, label: label, createdMs: nowMs, revokedMs: nil)
+        try insertOAuthClient(record)
+        return record
     }
 
     public func keys() throws -> [APIKeyRecord] { try keys(accountID: nil) }
