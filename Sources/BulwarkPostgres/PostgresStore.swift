@@ -316,10 +316,7 @@ public final class PostgresStore: Store, ChangeNotifier, @unchecked Sendable {
     // MARK: Deposits
 
     public func deposit(accountID: String, asset: String, amount: FixedDecimal, nowMs: Int64) throws {
-        guard amount.isPositive else { throw StoreError.invalid("amount must be positive") }
-        guard amount <= SQLiteStore.maxDeposit else {
-            throw StoreError.invalid("amount above the maximum deposit of \(SQLiteStore.maxDeposit)")
-        }
+        try Deposit.checkAmount(amount)
         try changeTransaction { db in
             guard try db.row("SELECT id FROM accounts WHERE id = $1", [.text(accountID)]) != nil else {
                 throw StoreError.notFound("account \(accountID)")

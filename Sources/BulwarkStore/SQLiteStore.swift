@@ -41,6 +41,17 @@ public struct ChangeEvent: Sendable, Equatable {
 }
 
 public struct Deposit: Sendable, Equatable {
+    /// The largest single deposit (10^15 units of an asset): far above any real funding, and low
+    /// enough that balances stay far from the 128-bit limit of `FixedDecimal`.
+    public static let maximumAmount = FixedDecimal(integer: 1_000_000_000_000_000)
+
+    /// What every store checks before crediting: positive, and at most `maximumAmount`.
+    public static func checkAmount(_ amount: FixedDecimal) throws {
+        guard amount.isPositive else { throw StoreError.invalid("amount must be positive") }
+        guard amount <= maximumAmount else { throw StoreError.invalid("amount above the maximum deposit of \(maximumAmount)") }
+    }
+
+
     public let id: Int64
     public let accountID: String
     public let asset: String
@@ -263,13 +274,8 @@ public final class SQLiteStore: Store, Sendable {
 
     // MARK: Deposits
 
-    /// The largest single deposit (10^15 units of an asset): far above any real funding, and low
-    /// enough that balances stay far from the 128-bit limit of `FixedDecimal`.
-    public static let maxDeposit = FixedDecimal(integer: 1_000_000_000_000_000)
-
     public func deposit(accountID: String, asset: String, amount: FixedDecimal, nowMs: Int64) throws {
-        guard amount.isPositive else { throw StoreError.invalid("amount must be positive") }
-        guard amount <= Self.maxDeposit else { throw StoreError.invalid("amount above the maximum deposit of \(Self.maxDeposit)") }
+        try Deposit.checkAmount(amount)
         try pool.write { db in
             guard try Row.fetchOne(db, sql: "SELECT id FROM accounts WHERE id = ?", arguments: [accountID]) != nil else {
                 throw StoreError.notFound("account \(accountID)")

@@ -69,9 +69,9 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite").path)
         let account = try store.createAccount(name: "erin", nowMs: 1)
-        try store.deposit(accountID: account.id, asset: "USD", amount: SQLiteStore.maxDeposit, nowMs: 2)
+        try store.deposit(accountID: account.id, asset: "USD", amount: Deposit.maximumAmount, nowMs: 2)
         #expect(throws: StoreError.self) {
-            try store.deposit(accountID: account.id, asset: "USD", amount: SQLiteStore.maxDeposit + FixedDecimal(units: 1), nowMs: 3)
+            try store.deposit(accountID: account.id, asset: "USD", amount: Deposit.maximumAmount + FixedDecimal(units: 1), nowMs: 3)
         }
     }
 }

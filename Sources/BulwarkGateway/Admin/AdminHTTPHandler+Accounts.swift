@@ -50,7 +50,7 @@ extension AdminHTTPHandler {
             let funding = try AccountManagement.parseFunding(fund)
             let account = try AccountManagement(store: app.store).create(name: name, funding: funding, nowMs: app.clock.nowMs())
             audit(context, "admin.account.create", account.id, details: ["funded": fund])
-            applyFundingNow()
+            applyChangesNow()
             var w = JSONWriter()
             AccountRendering.write(account, tier: .standard, to: &w)
             send(context, .created, body: w.string, keepAlive: head.isKeepAlive)
@@ -77,7 +77,7 @@ extension AdminHTTPHandler {
             let credit = try AccountManagement.credit(asset: asset, amount: amount)
             try AccountManagement(store: app.store).fund(accountID: accountID, [credit], nowMs: app.clock.nowMs())
             audit(context, "admin.account.fund", accountID, details: ["funded": "\(asset)=\(credit.amount)"])
-            applyFundingNow()
+            applyChangesNow()
             send(context, .created, body: #"{"credited":true}"#, keepAlive: head.isKeepAlive)
         } catch let failure as AccountManagement.Failure {
             self.failure(context, failure.description.hasPrefix("no account") ? .notFound : .badRequest, "invalid_deposit", detail: failure.description)
@@ -86,11 +86,5 @@ extension AdminHTTPHandler {
         } catch {
             self.failure(context, .internalServerError, "store_unavailable")
         }
-    }
-
-    /// The venue credits deposits from the change feed; read it now rather than at the next poll.
-    private func applyFundingNow() {
-        let app = self.app
-        Task { await app.changeFeed.catchUp() }
     }
 }

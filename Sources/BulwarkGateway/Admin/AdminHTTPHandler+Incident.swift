@@ -116,8 +116,9 @@ extension AdminHTTPHandler {
         return result
     }
 
-    /// Applies store changes at once instead of waiting for the next 250 ms poll.
-    private func applyChangesNow() {
+    /// Applies store changes at once instead of waiting for the next poll (a deposit reaches the
+    /// venue, a block closes its connections).
+    func applyChangesNow() {
         let app = self.app
         Task { await app.changeFeed.catchUp() }
     }
