@@ -427,6 +427,7 @@ def test_admin_creates_funds_lists_and_shows_accounts_like_the_cli(admin_gateway
     # Bad input: a clear error and nothing created.
     assert admin_json(admin_gateway, "POST", "/admin/v1/accounts", {"name": name + "x", "fund": "usd=1"})[1]["error"] == "invalid_account"
     assert admin_json(admin_gateway, "POST", "/admin/v1/accounts", {"name": name})[0] == 409          # names are unique
+    assert admin_json(admin_gateway, "POST", "/admin/v1/accounts", {"name": "two words"})[1]["error"] == "invalid_account"
     assert admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/deposits", {"asset": "USD", "amount": "-5"})[0] == 400
     assert admin_json(admin_gateway, "POST", "/admin/v1/accounts/a_missing/deposits", {"asset": "USD", "amount": "5"})[0] == 404
     assert admin_json(admin_gateway, "POST", f"/admin/v1/accounts/{account_id}/deposits", {"asset": "USD", "amount": "1e99"})[0] == 400

@@ -91,8 +91,6 @@ public struct DataFolder: Sendable {
         return (store, identity, report)
     }
 
-    /// The demo account, its Ed25519 key (private key written once, 0600) and the house account
-    /// that provides resting liquidity. Created on the first run only.
     /// Opens the store at `location` (for PostgreSQL: connects and runs pending migrations).
     public func openStore(_ location: StoreLocation, nodeID: String) throws -> any Store {
         switch location {
@@ -103,6 +101,8 @@ public struct DataFolder: Sendable {
         }
     }
 
+    /// The demo account, its Ed25519 key (private key written once, 0600) and the house account
+    /// that provides resting liquidity. Created on the first run only.
     private func provisionDemo(store: any Store, clock: any WallClock, report: inout Report) throws -> DemoCredentials? {
         if let existing = try store.setting("demo.key_id"), let account = try store.setting("demo.account_id") {
             report.reused.append("demo account \(account) and key \(existing)")

@@ -44,12 +44,16 @@ public struct AccountManagement: Sendable {
         guard !name.isEmpty, name.count <= 64, name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || "0123456789-_.@".unicodeScalars.contains($0) })
         else { throw Failure("name must be 1-64 letters, digits or -_.@") }
         let account = try store.createAccount(name: name, nowMs: nowMs)
-        try fund(accountID: account.id, funding, nowMs: nowMs)
+        try credit(accountID: account.id, funding, nowMs: nowMs)
         return account
     }
 
     public func fund(accountID: String, _ funding: [Credit], nowMs: Int64) throws {
         guard try store.account(id: accountID) != nil else { throw Failure("no account \(accountID)") }
+        try credit(accountID: accountID, funding, nowMs: nowMs)
+    }
+
+    private func credit(accountID: String, _ funding: [Credit], nowMs: Int64) throws {
         for credit in funding {
             try store.deposit(accountID: accountID, asset: credit.asset, amount: credit.amount, nowMs: nowMs)
         }
