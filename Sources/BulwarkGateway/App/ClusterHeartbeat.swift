@@ -8,8 +8,8 @@ struct ClusterHeartbeat: Sendable {
     let node: String
     let logger: Logger
     static let interval = Duration.seconds(2)
-    /// Several missed heartbeats, so a node paused by a long GC-free stall or a slow disk is not
-    /// declared dead by one late beat.
+    /// Several missed heartbeats, so a node stalled for a moment (a slow disk, a busy machine) is
+    /// not declared dead by one late beat.
     static let staleAfterMs: Int64 = 15_000
 
     func run() async {

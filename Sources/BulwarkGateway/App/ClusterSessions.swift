@@ -23,12 +23,14 @@ struct ClusterSessions: Sendable {
 
     /// Called before a login creates a session. `endLocal` ends one of this node's sessions.
     func admit(accountID: String, nowMs: Int64, endLocal: (String) -> Bool) throws -> Outcome {
+        // The common case is one indexed count; the records are read only at the limit.
+        guard try store.liveSessionCount(accountID: accountID) >= maxPerAccount else { return .admitted }
+        guard onLimit == .evictOldest else { return .refused }
         let live = try store.sessionRecords(accountID: accountID, includeEnded: false, limit: maxPerAccount + 256)
         guard live.count >= maxPerAccount else { return .admitted }
-        guard onLimit == .evictOldest else { return .refused }
         let oldest = live.sorted { ($0.createdMs, $0.id) < ($1.createdMs, $1.id) }.prefix(live.count - maxPerAccount + 1)
         for record in oldest where !endLocal(record.id) {
-            // Ended meanwhile by its own node: nothing to do.
+            // `try?`: a session that ended meanwhile needs no revocation.
             try? store.requestSessionRevocation(id: record.id, nowMs: nowMs)
         }
         return .admitted
