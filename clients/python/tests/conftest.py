@@ -14,12 +14,12 @@ _spec = importlib.util.spec_from_file_location("bulwark_integration_conftest", o
 integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(integration)
 sys.modules["bulwark_integration_conftest"] = integration
-BINARY, Gateway, run_cli, provision_trader = integration.BINARY, integration.Gateway, integration.run_cli, integration.provision_trader
-# When both suites run in one pytest process, `from conftest import …` in the integration tests may
-# resolve to this module: offer every helper of theirs too (this file's own fixtures stay its own).
-for _name in dir(integration):
-    if not _name.startswith("_") and _name not in globals() and not hasattr(getattr(integration, _name), "_pytestfixturefunction"):
-        globals()[_name] = getattr(integration, _name)
+# The helpers (not the fixtures: this file has its own). When both suites run in one pytest
+# process, `from conftest import …` in the integration tests may resolve to this module, so it
+# offers every helper they import.
+HELPERS = ["ROOT", "BINARY", "STORE", "RELAXED_RATE_LIMITS", "QUIET_MARKET", "Gateway", "run_cli", "provision_trader",
+           "sqlite_only", "postgres_database", "stored_bytes"]
+globals().update({name: getattr(integration, name) for name in HELPERS})
 
 
 @pytest.fixture(scope="session")
