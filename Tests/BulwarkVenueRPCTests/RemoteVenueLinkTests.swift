@@ -51,15 +51,34 @@ final class RecordingSink: VenueEventSink {
     @Test func tradesOverTheLinkAndResumesWithoutLosingEventsAfterAReconnect() async throws {
         let events = VenueEventBroadcaster(ringCapacity: 1000)
         let venue = BuiltinVenue(instruments: DemoMarket.instruments, events: events)
-        var (server, port) = try await Self.serve(venue, events, port: 0)
+        let (server, port) = try await Self.serve(venue, events, port: 0)
         let sink = RecordingSink()
         let remote = try RemoteVenue(
             host: "127.0.0.1", port: port, tls: nil, events: sink, timeoutMs: 2000, logger: Logger(label: "test"))
         let link = Task { await remote.run {} }
-        defer {
-            link.cancel()
-            server.cancel()
+        // Tear down in order and wait for it (client, then server): objects of a gRPC connection
+        // released while it is still closing trap in NIO (an HTTP/2 stream's writer deinited
+        // unfinished), which crashed the test process once in CI.
+        let current = Mutex(server)
+        let outcome: Result<Void, any Error>
+        do {
+            try await scenario(venue: venue, events: events, remote: remote, sink: sink, port: port, server: current)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
         }
+        link.cancel()
+        _ = await link.result
+        let last = current.withLock { $0 }
+        last.cancel()
+        _ = await last.result
+        try outcome.get()
+    }
+
+    private func scenario(
+        venue: BuiltinVenue, events: VenueEventBroadcaster, remote: RemoteVenue, sink: RecordingSink, port: Int,
+        server current: borrowing Mutex<Task<Void, any Error>>
+    ) async throws {
         try await Self.wait("the link is up") { remote.isLinkUp }
         #expect(sink.resets == 1)
 
@@ -75,8 +94,9 @@ final class RecordingSink: VenueEventSink {
         #expect(await remote.bestBidAsk(instrument: "BTC-USD").bid == FixedDecimal(integer: 59_000))
 
         // The link breaks (the server goes away; the venue and its stream numbering stay).
-        server.cancel()
-        _ = await server.result
+        let first = current.withLock { $0 }
+        first.cancel()
+        _ = await first.result
         try await Self.wait("the link is down") { !remote.isLinkUp }
         guard case .failure(let refusal) = await remote.place(buy("during"), nowMs: 3) else { Issue.record("accepted while down"); return }
         #expect(refusal == VenueLink.unavailableRejection)
@@ -84,7 +104,8 @@ final class RecordingSink: VenueEventSink {
         // Meanwhile the venue trades on (another gateway's orders, say).
         _ = await venue.place(buy("missed"), nowMs: 4)
 
-        (server, _) = try await Self.serve(venue, events, port: port)
+        let (restarted, _) = try await Self.serve(venue, events, port: port)
+        current.withLock { $0 = restarted }
         try await Self.wait("the link is back") { remote.isLinkUp }
         try await Self.wait("the missed events are replayed") { orderIDs(sink.events) == ["before", "missed"] }
         // Resumed from the ring: no fresh state, so no book reset.
