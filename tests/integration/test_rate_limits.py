@@ -254,6 +254,7 @@ def test_the_ladder_warning_then_rejection_then_4008_then_ip_and_key_bans_lifted
         # And the key: from another address its login gets `banned` (11002) with until_ms.
         elsewhere = await connect(limited, "127.0.10.13")
         reply = await elsewhere.call("public/auth", elsewhere.auth_params(key_id, key))
+        assert "error" in reply, (reply, [line for line in limited.output().splitlines() if "ban" in line.lower()][-12:])
         assert reply["error"]["code"] == 11002 and reply["error"]["message"] == "banned"
         assert reply["error"]["data"]["until_ms"] > time.time() * 1000
         await elsewhere.close()

@@ -27,12 +27,16 @@ final class AbuseControl: Sendable {
         return candidates.compactMap { $0 }.max { $0.untilMs < $1.untilMs }
     }
 
-    /// A connection was closed with 4008: one strike for its address and for its key.
+    /// A connection is being closed with 4008: one strike for its address and for its key. Every
+    /// ban is in force before any is written to the store (a write can take a while), so a client
+    /// that sees the close finds both its address and its key banned.
     @discardableResult
     func connectionClosedForAbuse(ip: String, keyID: String?, nowMs: Int64) -> [BanList.Ban] {
         var subjects: [BanSubject] = [.ip(ip)]
         if let keyID { subjects.append(.key(keyID)) }
-        return subjects.compactMap { strike($0, reason: "rate_limit_abuse", nowMs: nowMs) }
+        let imposed = subjects.compactMap { impose($0, reason: "rate_limit_abuse", nowMs: nowMs) }
+        imposed.forEach(record)
+        return imposed
     }
 
     /// An upgrade was refused for a per-IP limit; refusals at the connection-close threshold
@@ -50,11 +54,22 @@ final class AbuseControl: Sendable {
     }
 
     private func strike(_ subject: BanSubject, reason: String, nowMs: Int64) -> BanList.Ban? {
+        guard let ban = impose(subject, reason: reason, nowMs: nowMs) else { return nil }
+        record(ban)
+        return ban
+    }
+
+    /// Counts a strike and bans the subject in memory (in force at once) at the threshold.
+    private func impose(_ subject: BanSubject, reason: String, nowMs: Int64) -> BanList.Ban? {
         guard closes.record(subject.description, nowMs: nowMs) else { return nil }
-        let ban = bans.ban(subject, reason: reason, nowMs: nowMs)
+        return bans.ban(subject, reason: reason, nowMs: nowMs)
+    }
+
+    /// Writes a ban through (operators list it, a restart and the other nodes enforce it).
+    private func record(_ ban: BanList.Ban) {
         journal(ban)
         logger.warning(
-            "security: banned", metadata: ["subject": "\(subject)", "until_ms": "\(ban.untilMs)", "level": "\(ban.level)", "reason": "\(reason)"])
-        return ban
+            "security: banned",
+            metadata: ["subject": "\(ban.subject)", "until_ms": "\(ban.untilMs)", "level": "\(ban.level)", "reason": "\(ban.reason)"])
     }
 }

@@ -126,8 +126,9 @@ final class ConnectionRateGuard: Sendable {
             return state.closing
         }
         if overThreshold {
-            signals.close(.rateLimitAbuse, reason: "rate_limit_abuse")
+            // Strikes first: a ban this close earns is in force before the client sees the close.
             limits.abuse.connectionClosedForAbuse(ip: clientIP, keyID: keyID, nowMs: nowMs)
+            signals.close(.rateLimitAbuse, reason: "rate_limit_abuse")
         }
         return .refused
     }
