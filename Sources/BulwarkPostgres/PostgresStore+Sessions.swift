@@ -5,7 +5,8 @@ import PostgresNIO
 extension PostgresStore {
     // MARK: Sessions
 
-    /// Inserts (tagged with this node) or updates a session record; an ended record stays ended.
+    /// Inserts (tagged with this node) or updates a session record; an ended record stays ended,
+    /// and a record another node has taken over (`moveSession`) is that node's to update.
     public func saveSession(_ record: SessionRecord) throws {
         try withConnection { db in
             try db.execute(
@@ -17,7 +18,7 @@ extension PostgresStore {
                     idle_timeout_ms = excluded.idle_timeout_ms, absolute_deadline_ms = excluded.absolute_deadline_ms,
                     risk_score = excluded.risk_score, risk_level = excluded.risk_level,
                     mfa_verified_ms = excluded.mfa_verified_ms
-                WHERE sessions.ended_ms IS NULL
+                WHERE sessions.ended_ms IS NULL AND sessions.node_id = excluded.node_id
                 """,
                 [
                     .text(record.id), .text(record.accountID), .text(record.credentialID), .text(record.authMethod), .text(record.scopes),
@@ -28,10 +29,13 @@ extension PostgresStore {
         }
     }
 
+    /// Ends a session this node holds. One another node has taken over is not this node's to end:
+    /// a stale copy expiring here must not end the session its client now uses elsewhere.
     public func endSession(id: String, reason: String, atMs: Int64) throws {
         try withConnection { db in
             try db.execute(
-                "UPDATE sessions SET ended_ms = $1, end_reason = $2 WHERE id = $3 AND ended_ms IS NULL", [.int(atMs), .text(reason), .text(id)])
+                "UPDATE sessions SET ended_ms = $1, end_reason = $2 WHERE id = $3 AND ended_ms IS NULL AND node_id = $4",
+                [.int(atMs), .text(reason), .text(id), .text(nodeID)])
         }
     }
 
@@ -71,6 +75,28 @@ extension PostgresStore {
         }
     }
 
+    public func saveSessionSubscriptions(id: String, channels: [String]) throws {
+        try withConnection { db in
+            _ = try db.execute(
+                "UPDATE sessions SET subscriptions = $1 WHERE id = $2 AND ended_ms IS NULL",
+                [.text(SessionRecord.encodeSubscriptions(channels)), .text(id)])
+        }
+    }
+
+    /// Hands a live session from `fromNode` to `toNode` (a resume on another node) if it is still
+    /// live and still held by `fromNode`, and tells every node through the change feed, so the old
+    /// holder lets go of it. Compare-and-set: of two nodes racing to take one session, one wins.
+    public func moveSession(id: String, fromNode: String, toNode: String, nowMs: Int64) throws -> Bool {
+        try changeTransaction { db in
+            let moved = try db.execute(
+                "UPDATE sessions SET node_id = $1 WHERE id = $2 AND ended_ms IS NULL AND node_id = $3",
+                [.text(toNode), .text(id), .text(fromNode)])
+            guard moved == 1 else { return false }
+            try Self.appendChange(db, kind: .sessionMoved, subject: SessionMove(sessionID: id, toNode: toNode).subject, nowMs: nowMs)
+            return true
+        }
+    }
+
     public func requestSessionRevocation(id: String, nowMs: Int64) throws {
         try changeTransaction { db in
             guard let row = try db.row("SELECT ended_ms FROM sessions WHERE id = $1", [.text(id)]) else {
@@ -89,7 +115,8 @@ extension PostgresStore {
             idleTimeoutMs: try row.int64("idle_timeout_ms"), absoluteDeadlineMs: try row.int64("absolute_deadline_ms"),
             riskScore: try row.double("risk_score"), riskLevel: try row.text("risk_level"),
             mfaVerifiedMs: try row.optionalInt64("mfa_verified_ms"), endedMs: try row.optionalInt64("ended_ms"),
-            endReason: try row.optionalText("end_reason"))
+            endReason: try row.optionalText("end_reason"), nodeID: try row.text("node_id"),
+            subscriptions: SessionRecord.decodeSubscriptions(try row.text("subscriptions")))
     }
 
     // MARK: Login origins

@@ -6,6 +6,9 @@ public protocol SessionListener: AnyObject, Sendable {
     func sessionEnded(_ session: Session, reason: SessionEndReason)
     /// The session will end at `session.expiresAtMs` unless renewed (`public/auth` in place).
     func sessionExpiring(_ session: Session, reason: Session.ExpiryReason)
+    /// Another gateway node took the session over (its client resumed there): it lives on, but
+    /// no longer here.
+    func sessionMoved(_ session: Session)
 }
 
 /// Where session records are kept beyond memory (SQLite, later PostgreSQL), so operators can list
@@ -14,6 +17,10 @@ public protocol SessionJournal: Sendable {
     func sessionStarted(_ session: Session)
     func sessionUpdated(_ session: Session)
     func sessionEnded(_ session: Session, reason: SessionEndReason, atMs: Int64)
+    /// This node took over a live session from `fromNode` (a resume); the store already says so.
+    func sessionAdopted(_ session: Session, fromNode: String)
+    /// Another node took the session over: this node forgets it without ending it.
+    func sessionReleased(_ session: Session)
 }
 
 /// The node's live sessions and the connections bound to them.
@@ -110,6 +117,36 @@ public final class SessionRegistry: Sendable {
             entries[sessionID] = entry
             return entry.session
         }
+    }
+
+    /// Takes over a live session another node held (its client resumed here), bound to `listener`.
+    /// No per-node limit applies: the session already counts in the cluster-wide one.
+    public func adopt(_ session: Session, fromNode: String, listener: any SessionListener, nowMs: Int64) -> Session {
+        var adopted = session
+        adopted.lastActivityMs = max(adopted.lastActivityMs, nowMs)
+        let isNew = entries.withLock { entries -> Bool in
+            if var existing = entries[adopted.id] {
+                // Already here (two resumes racing on this node): bind the listener to it.
+                existing.listeners[ObjectIdentifier(listener)] = listener
+                entries[adopted.id] = existing
+                adopted = existing.session
+                return false
+            }
+            entries[adopted.id] = Entry(session: adopted, listeners: [ObjectIdentifier(listener): listener], journaledActivityMs: nowMs)
+            return true
+        }
+        if isNew { journal?.sessionAdopted(adopted, fromNode: fromNode) }
+        return adopted
+    }
+
+    /// Another node took the session over: forget it here without ending it, and tell the
+    /// connections still bound to it here (they close; their client resumes where the session is).
+    @discardableResult
+    public func release(id: String) -> Bool {
+        guard let entry = entries.withLock({ $0.removeValue(forKey: id) }) else { return false }
+        journal?.sessionReleased(entry.session)
+        for listener in entry.listeners.values { listener.sessionMoved(entry.session) }
+        return true
     }
 
     /// How many live connections the session has.

@@ -19,11 +19,17 @@ public struct SessionRecord: Sendable, Equatable {
     public var mfaVerifiedMs: Int64?
     public var endedMs: Int64?
     public var endReason: String?
+    /// The gateway node holding the session ('' on SQLite, one node per file).
+    public var nodeID: String
+    /// The channels the session is subscribed to, kept only where another node may take the
+    /// session over (a resume there restores them).
+    public var subscriptions: [String]
 
     public init(
         id: String, accountID: String, credentialID: String, authMethod: String, scopes: String, clientIP: String,
         network: String, createdMs: Int64, lastActivityMs: Int64, idleTimeoutMs: Int64, absoluteDeadlineMs: Int64,
-        riskScore: Double, riskLevel: String, mfaVerifiedMs: Int64?, endedMs: Int64? = nil, endReason: String? = nil
+        riskScore: Double, riskLevel: String, mfaVerifiedMs: Int64?, endedMs: Int64? = nil, endReason: String? = nil,
+        nodeID: String = "", subscriptions: [String] = []
     ) {
         self.id = id
         self.accountID = accountID
@@ -41,7 +47,13 @@ public struct SessionRecord: Sendable, Equatable {
         self.mfaVerifiedMs = mfaVerifiedMs
         self.endedMs = endedMs
         self.endReason = endReason
+        self.nodeID = nodeID
+        self.subscriptions = subscriptions
     }
+
+    /// How `subscriptions` is stored: channel names never contain a space (PROTOCOL.md §7).
+    public static func encodeSubscriptions(_ channels: [String]) -> String { channels.sorted().joined(separator: " ") }
+    public static func decodeSubscriptions(_ stored: String) -> [String] { stored.split(separator: " ").map(String.init) }
 
     public var isLive: Bool { endedMs == nil }
 }
@@ -137,6 +149,16 @@ extension SQLiteStore {
         }
     }
 
+    /// The channels a live session is subscribed to (cluster mode: another node resuming it
+    /// subscribes them again).
+    public func saveSessionSubscriptions(id: String, channels: [String]) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE sessions SET subscriptions = ? WHERE id = ? AND ended_ms IS NULL",
+                arguments: [SessionRecord.encodeSubscriptions(channels), id])
+        }
+    }
+
     /// An operator's revocation from another process: the running gateway ends the session and
     /// closes its sockets when it reads the change feed.
     public func requestSessionRevocation(id: String, nowMs: Int64) throws {
@@ -155,7 +177,8 @@ extension SQLiteStore {
             scopes: row["scopes"], clientIP: row["client_ip"], network: row["network"], createdMs: row["created_ms"],
             lastActivityMs: row["last_activity_ms"], idleTimeoutMs: row["idle_timeout_ms"],
             absoluteDeadlineMs: row["absolute_deadline_ms"], riskScore: row["risk_score"], riskLevel: row["risk_level"],
-            mfaVerifiedMs: row["mfa_verified_ms"], endedMs: row["ended_ms"], endReason: row["end_reason"])
+            mfaVerifiedMs: row["mfa_verified_ms"], endedMs: row["ended_ms"], endReason: row["end_reason"], nodeID: row["node_id"],
+            subscriptions: SessionRecord.decodeSubscriptions(row["subscriptions"]))
     }
 
     // MARK: Login origins

@@ -12,6 +12,9 @@ public struct ChangeEvent: Sendable, Equatable {
         case deposit
         /// An operator revoked one session (`bulwark sessions revoke`).
         case sessionRevoked = "session_revoked"
+        /// A gateway node took over a live session another node held (a resume after a reconnect
+        /// landed elsewhere): the previous holder lets go of it without ending it.
+        case sessionMoved = "session_moved"
         /// A kill switch was engaged or released (subject: its row id).
         case killSwitch = "kill_switch"
         /// The IP block list changed.

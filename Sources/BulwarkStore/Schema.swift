@@ -196,6 +196,11 @@ public enum Schema {
             // Gateway nodes' heartbeats: the sessions of a silent node are ended by the others.
             #"CREATE TABLE "cluster_nodes" ("node_id" TEXT PRIMARY KEY NOT NULL, "last_seen_ms" {int} NOT NULL)"#,
         ]),
+        SchemaMigration(name: "v14-session-subscriptions", statements: [
+            // A session's channels, so that another node resuming it (its node died, or the
+            // reconnect landed elsewhere) subscribes them again. Written in cluster mode only.
+            #"ALTER TABLE "sessions" ADD COLUMN "subscriptions" TEXT NOT NULL DEFAULT ''"#,
+        ]),
     ]
 
     /// GRDB's migrator over the shared definition. Migration names are the ones GRDB recorded in

@@ -6,7 +6,7 @@ import BulwarkCore
 /// gateway) and `PostgresStore` (several gateway nodes sharing one database). Both run the same
 /// contract tests. Calls are synchronous and may block the calling thread for one round trip to
 /// the database; callers are actors and tasks, never NIO event-loop threads.
-public protocol Store: CredentialDirectory, OAuthRegistry, Sendable {
+public protocol Store: CredentialDirectory, OAuthRegistry, SessionRecordWriter, Sendable {
     // MARK: Accounts
     func createAccount(name: String, nowMs: Int64) throws -> AccountRecord
     func account(id: String) throws -> AccountRecord?
@@ -44,9 +44,7 @@ public protocol Store: CredentialDirectory, OAuthRegistry, Sendable {
     /// One cheap round trip: true while the database answers.
     func ping() -> Bool
 
-    // MARK: Sessions
-    func saveSession(_ record: SessionRecord) throws
-    func endSession(id: String, reason: String, atMs: Int64) throws
+    // MARK: Sessions (saving and ending records: SessionRecordWriter)
     /// Closes the sessions a stopped process left open. On SQLite (one gateway per file) that is
     /// every live session; on PostgreSQL each session row carries the `node_id` of the gateway that
     /// opened it (`PostgresStore(nodeID:)`), and only this node's sessions are closed, so a node
@@ -58,6 +56,7 @@ public protocol Store: CredentialDirectory, OAuthRegistry, Sendable {
     func sessionRecord(id: String) throws -> SessionRecord?
     func sessionRecords(accountID: String?, includeEnded: Bool, limit: Int) throws -> [SessionRecord]
     func requestSessionRevocation(id: String, nowMs: Int64) throws
+    func saveSessionSubscriptions(id: String, channels: [String]) throws
     func recordLoginOrigin(credentialID: String, ip: String, network: String, nowMs: Int64) throws -> OriginNovelty
 
     // MARK: MFA
@@ -178,6 +177,32 @@ public protocol RateCounterExchange: Sendable {
     func exchangeRateCounters(node: String, spending: [ClusterRateLedger.Key: Int64], windowMs: Int64) throws -> [ClusterRateLedger.Counter]
 }
 
+/// What the gateway's session journal writes: a session's record while it lives, and its end.
+public protocol SessionRecordWriter: Sendable {
+    func saveSession(_ record: SessionRecord) throws
+    func endSession(id: String, reason: String, atMs: Int64) throws
+}
+
+/// The subject of a `session_moved` change: the session and the node that holds it now (session
+/// ids never contain a space; node names may).
+public struct SessionMove: Sendable, Equatable {
+    public let sessionID: String
+    public let toNode: String
+
+    public init(sessionID: String, toNode: String) {
+        self.sessionID = sessionID
+        self.toNode = toNode
+    }
+
+    public init?(subject: String) {
+        guard let space = subject.firstIndex(of: " ") else { return nil }
+        sessionID = String(subject[..<space])
+        toNode = String(subject[subject.index(after: space)...])
+    }
+
+    public var subject: String { sessionID + " " + toNode }
+}
+
 /// Liveness of the gateway nodes sharing a store (PostgreSQL), so the sessions a node held when it
 /// died do not stay "live" forever (they would count against the account's session limit).
 public protocol ClusterMembership: Sendable {
@@ -188,4 +213,7 @@ public protocol ClusterMembership: Sendable {
     func endSessionsOfSilentNodes(staleAfterMs: Int64) throws -> Int
     /// The nodes whose last heartbeat is at most `staleAfterMs` old.
     func liveNodes(staleAfterMs: Int64) throws -> [String]
+    /// Takes a live session held by `fromNode` over for `toNode` and appends a `session_moved`
+    /// change; false if it ended or another node took it first.
+    func moveSession(id: String, fromNode: String, toNode: String, nowMs: Int64) throws -> Bool
 }

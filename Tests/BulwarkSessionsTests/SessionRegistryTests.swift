@@ -10,6 +10,8 @@ final class RecordingListener: SessionListener {
     func sessionExpiring(_ session: Session, reason: Session.ExpiryReason) {
         warned.withLock { $0.append((session.id, session.expiresAtMs, reason)) }
     }
+    let moved = Mutex<[String]>([])
+    func sessionMoved(_ session: Session) { moved.withLock { $0.append(session.id) } }
     var reasons: [SessionEndReason] { ended.withLock { $0.map(\.1) } }
     var warnings: [Int64] { warned.withLock { $0.map(\.1) } }
     var warningReasons: [Session.ExpiryReason] { warned.withLock { $0.map(\.2) } }
@@ -136,7 +138,56 @@ final class RecordingJournal: SessionJournal {
     func sessionEnded(_ session: Session, reason: SessionEndReason, atMs: Int64) {
         events.withLock { $0.append("end \(session.id) \(reason.rawValue) \(atMs)") }
     }
+    func sessionAdopted(_ session: Session, fromNode: String) { events.withLock { $0.append("adopt \(session.id) from \(fromNode)") } }
+    func sessionReleased(_ session: Session) { events.withLock { $0.append("release \(session.id)") } }
     var all: [String] { events.withLock { $0 } }
+}
+
+@Suite struct SessionHandoverTests {
+    let policy = SessionPolicy(idleTimeoutMs: 1000, absoluteTimeoutMs: 5000)
+
+    func elsewhere(_ id: String = "s_x", lastActivityMs: Int64 = 100) -> Session {
+        Session(
+            id: id, accountID: "a", keyID: "k", scopes: [.trade], authMethod: "signature", clientIP: "203.0.113.9", createdMs: 0,
+            idleTimeoutMs: 1000, absoluteTimeoutMs: 5000, lastActivityMs: lastActivityMs)
+    }
+
+    @Test func anAdoptedSessionIsLiveHereWithoutEndingOrStartingItsRecord() {
+        let journal = RecordingJournal()
+        let registry = SessionRegistry(policy: policy, journal: journal)
+        let listener = RecordingListener()
+        let adopted = registry.adopt(elsewhere(), fromNode: "node-a", listener: listener, nowMs: 400)
+        #expect(adopted.lastActivityMs == 400)
+        #expect(registry.session(id: "s_x") == adopted)
+        #expect(registry.boundConnections(sessionID: "s_x") == 1)
+        #expect(registry.sessions(accountID: "a").map(\.id) == ["s_x"])
+        // A second resume racing on this node binds to the same session; journaled once.
+        let second = RecordingListener()
+        #expect(registry.adopt(elsewhere(lastActivityMs: 300), fromNode: "node-a", listener: second, nowMs: 450).lastActivityMs == 400)
+        #expect(registry.boundConnections(sessionID: "s_x") == 2)
+        #expect(journal.all == ["adopt s_x from node-a"])
+        // It expires by its own deadlines, like any other session here.
+        #expect(registry.expire(nowMs: 1399) == 0)
+        #expect(registry.expire(nowMs: 1400) == 1)
+        #expect(listener.reasons == [.expired])
+    }
+
+    @Test func aReleasedSessionLeavesWithoutEndingAndItsConnectionsAreTold() throws {
+        let journal = RecordingJournal()
+        let registry = SessionRegistry(policy: policy, journal: journal)
+        let listener = RecordingListener()
+        let session = try registry.create(accountID: "a", keyID: "k", scopes: [.trade], authMethod: "signature", clientIP: "ip", nowMs: 0, listener: listener)
+        #expect(registry.release(id: session.id))
+        #expect(registry.session(id: session.id) == nil)
+        #expect(listener.moved.withLock { $0 } == [session.id])
+        #expect(listener.reasons.isEmpty)
+        #expect(journal.all == ["start \(session.id)", "release \(session.id)"])
+        // Gone: a revocation or expiry here finds nothing to end.
+        #expect(!registry.release(id: session.id))
+        #expect(!registry.end(id: session.id, reason: .revoked, nowMs: 1))
+        #expect(registry.expire(nowMs: 10_000) == 0)
+        #expect(journal.all.count == 2)
+    }
 }
 
 @Suite struct SessionRiskAndAssuranceTests {

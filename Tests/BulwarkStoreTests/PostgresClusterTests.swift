@@ -202,6 +202,40 @@ struct PostgresClusterTests {
         }
     }
 
+    @Test func aSessionMovesToAnotherNodeOnceAndOnlyItsNewHolderUpdatesOrEndsIt() throws {
+        try withTwoNodes { a, b, _ in
+            try a.saveSession(
+                SessionRecord(
+                    id: "s_m", accountID: "a_1", credentialID: "k", authMethod: "signature", scopes: "read,trade", clientIP: "203.0.113.9",
+                    network: "203.0.113.0/24", createdMs: 1, lastActivityMs: 1, idleTimeoutMs: 1000, absoluteDeadlineMs: 10_000, riskScore: 0,
+                    riskLevel: "low", mfaVerifiedMs: nil))
+            try a.saveSessionSubscriptions(id: "s_m", channels: ["orders", "book.BTC-USD"])
+            let cursor = try b.latestChangeSeq()
+            #expect(try b.sessionRecord(id: "s_m")?.nodeID == "node-a")
+            #expect(try b.sessionRecord(id: "s_m")?.subscriptions == ["book.BTC-USD", "orders"])
+            // Two takeovers that both read "node-a": exactly one wins.
+            let outcomes = race(2) { _ in try b.moveSession(id: "s_m", fromNode: "node-a", toNode: "node-b", nowMs: 5) }
+            #expect(outcomes.compactMap { try? $0.get() }.sorted { !$0 && $1 } == [false, true])
+            #expect(try a.sessionRecord(id: "s_m")?.nodeID == "node-b")
+            // The change names the session and its new holder.
+            let moves = try a.changes(afterSeq: cursor).filter { $0.kind == .sessionMoved }
+            #expect(moves.map(\.subject) == ["s_m node-b"])
+            #expect(SessionMove(subject: moves[0].subject) == SessionMove(sessionID: "s_m", toNode: "node-b"))
+            // The old holder's stale copy can neither update nor end the record any more.
+            var stale = try #require(try a.sessionRecord(id: "s_m"))
+            stale.lastActivityMs = 999
+            try a.saveSession(stale)
+            try a.endSession(id: "s_m", reason: "expired", atMs: 7)
+            let now = try #require(try b.sessionRecord(id: "s_m"))
+            #expect(now.isLive && now.lastActivityMs == 1)
+            // The new holder can.
+            try b.endSession(id: "s_m", reason: "logout", atMs: 8)
+            #expect(try a.sessionRecord(id: "s_m")?.endReason == "logout")
+            // An ended session does not move.
+            #expect(try a.moveSession(id: "s_m", fromNode: "node-b", toNode: "node-a", nowMs: 9) == false)
+        }
+    }
+
     @Test func nodesStartingTogetherMigrateOnce() throws {
         let database = try PostgresTestDatabase()
         defer { database.drop() }

@@ -33,6 +33,22 @@ import Testing
         #expect(try store.sessionRecord(id: "s_a")?.endReason == "revoked")
     }
 
+    @Test(arguments: Backend.available) func aLiveSessionsChannelsAreKeptAndFrozenOnceEnded(_ backend: Backend) throws {
+        let fixture = try backend.fixture()
+        defer { fixture.close() }
+        let store = fixture.store
+        try store.saveSession(record("s_c"))
+        #expect(try store.sessionRecord(id: "s_c")?.subscriptions == [])
+        try store.saveSessionSubscriptions(id: "s_c", channels: ["trades.BTC-USD", "orders"])
+        #expect(try store.sessionRecord(id: "s_c")?.subscriptions == ["orders", "trades.BTC-USD"])
+        // An activity write keeps them.
+        try store.saveSession(record("s_c"))
+        #expect(try store.sessionRecord(id: "s_c")?.subscriptions == ["orders", "trades.BTC-USD"])
+        try store.endSession(id: "s_c", reason: "logout", atMs: 9)
+        try store.saveSessionSubscriptions(id: "s_c", channels: [])
+        #expect(try store.sessionRecord(id: "s_c")?.subscriptions == ["orders", "trades.BTC-USD"])
+    }
+
     @Test(arguments: Backend.available) func listingFiltersLiveAndByAccountNewestFirst(_ backend: Backend) throws {
         let fixture = try backend.fixture()
         defer { fixture.close() }

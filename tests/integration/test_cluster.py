@@ -410,3 +410,235 @@ def test_tls_to_postgresql_with_verify_full_and_a_wrong_ca_refused(workdir):
             node.stop()
         subprocess.run([script, "stop", pg_dir], timeout=60)
         shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- resume on another node
+
+PRIVATE = ["orders", "fills", "balances", "session"]
+
+
+async def drain(client, seconds):
+    """Everything the client receives within `seconds`."""
+    received = list(client.notifications)
+    client.notifications.clear()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            received.append(await client.recv_json(timeout=remaining))
+        except asyncio.TimeoutError:
+            break
+    return received
+
+
+def private_seqs(messages):
+    return [m["params"]["private_seq"] for m in messages
+            if m.get("method") == "subscription" and m["params"]["channel"] in PRIVATE]
+
+
+def limit(coid, side, qty="0.01", price="60000"):
+    return {"instrument": "BTC-USD", "side": side, "type": "limit", "qty": qty, "price": price, "tif": "gtc", "client_order_id": coid}
+
+
+def session_record(cluster, session_id):
+    return next(s for s in cluster.cli("sessions", "list", "--all")["sessions"] if s["session_id"] == session_id)
+
+
+def test_a_killed_nodes_client_resumes_its_session_on_the_other_node(workdir):
+    """Node A is killed (SIGKILL: no goodbye); its client reconnects to node B and resumes the
+    same session: same id, its channels subscribed again, and private events numbered above what
+    it saw on A, with replay_complete false (what A sent cannot be replayed by B)."""
+    nodes = Cluster(workdir)
+    try:
+        _, key_id, key = nodes.trader()
+        _, seller_id, seller_key = nodes.trader(fund="BTC=10")
+
+        async def scenario():
+            first = await Client.connect(nodes.a.url, nodes.a.ca)
+            session = await first.login(key_id, key)
+            channels = PRIVATE + ["trades.BTC-USD"]
+            assert (await first.call("subscribe", {"channels": channels}))["result"]["channels"]
+            bid = (await first.call("private/order.place", limit("bid", "buy", qty="0.05")))["result"]
+            seen = private_seqs(await drain(first, 0.5))
+            assert seen, "no private events on node A"
+            last = max(seen)
+
+            nodes.a.process.kill()              # the node dies; the client's socket with it
+            nodes.a.process.wait()
+            # While the client is away, its bid fills twice (through node B and the shared venue).
+            seller = await Client.connect(nodes.b.url, nodes.b.ca)
+            await seller.login(seller_id, seller_key)
+            for i in range(2):
+                assert "result" in await seller.call("private/order.place", limit(f"hit-{i}", "sell"))
+
+            second = await Client.connect(nodes.b.url, nodes.b.ca)
+            resumed = await second.login(key_id, key, resume={"session_id": session["session_id"], "last_private_seq": last})
+            assert resumed["resumed"] is True and resumed["session_id"] == session["session_id"]
+            assert resumed["replay_complete"] is False and resumed["replayed"] == 0
+            assert sorted(resumed["subscriptions"]) == sorted(channels)
+            assert resumed["private_seq"] >= last
+            record = session_record(nodes, session["session_id"])
+            assert record["live"] is True and record["node"] == "node-b"
+
+            # The protocol's answer to an incomplete replay: re-read the orders. Both fills are there.
+            status = (await second.call("private/order.status", {"order_id": bid["order_id"]}))["result"]
+            assert status["filled_qty"] == "0.02", status
+            # Live events on the restored channels, numbered above everything the client saw on A
+            # (a client dropping numbers it has already seen loses none of them).
+            second.notifications.clear()
+            assert "result" in await seller.call("private/order.place", limit("hit-live", "sell"))
+            events = await drain(second, 1.5)
+            seqs = private_seqs(events)
+            assert len(seqs) >= 3 and seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] > last, (last, seqs)
+            fills = [m["params"]["data"] for m in events if m.get("method") == "subscription" and m["params"]["channel"] == "fills"]
+            assert [f["order_id"] for f in fills] == [bid["order_id"]]
+            assert any(m.get("method") == "subscription" and m["params"]["channel"] == "trades.BTC-USD" for m in events)
+            # The session is B's now: an operator's revocation ends it there.
+            assert nodes.cli("sessions", "revoke", session["session_id"]) == {"revoked": True}
+            assert await closed_code(second) == 4002
+            await seller.close()
+        run(scenario())
+    finally:
+        nodes.stop()
+
+
+def test_a_resume_on_the_other_node_moves_the_session_and_calls_off_cancel_on_disconnect(cluster):
+    """Node A stays up; the client's reconnect lands on node B. The session moves to B, A lets go
+    of it (its cancel-on-disconnect timer does not fire), and only the owning key may move it."""
+    _, key_id, key = cluster.trader()
+    _, thief_id, thief_key = cluster.trader()
+
+    async def scenario():
+        first = await Client.connect(cluster.a.url, cluster.a.ca)
+        session = await first.login(key_id, key, cancel_on_disconnect={"scope": "session", "grace_ms": 1500})
+        await first.call("subscribe", {"channels": ["orders"]})
+        kept = [(await first.call("private/order.place", limit(f"keep-{i}", "buy", price="58000")))["result"]["order_id"]
+                for i in range(2)]
+        last = max(private_seqs(await drain(first, 0.3)) or [0])
+
+        # Another key (another account) cannot take the session over: same answer as an unknown one.
+        thief = await Client.connect(cluster.b.url, cluster.b.ca)
+        reply = await thief.call("public/auth", thief.auth_params(thief_id, thief_key, resume={"session_id": session["session_id"]}))
+        assert reply["error"]["message"] == "invalid_params" and reply["error"]["data"]["field"] == "params.resume.session_id"
+        await thief.close()
+        assert session_record(cluster, session["session_id"])["node"] == "node-a"
+
+        await first.close()                     # A arms the 1.5 s cancel-on-disconnect timer
+        await asyncio.sleep(0.2)
+        second = await Client.connect(cluster.b.url, cluster.b.ca)
+        resumed = await second.login(key_id, key, resume={"session_id": session["session_id"], "last_private_seq": last})
+        assert resumed["resumed"] is True and resumed["replay_complete"] is False
+        assert resumed["subscriptions"] == ["orders"]
+        assert session_record(cluster, session["session_id"])["node"] == "node-b"
+        # Past A's grace period: the orders are still open (A let go of the session when it moved).
+        await asyncio.sleep(2.0)
+        for order_id in kept:
+            assert (await second.call("private/order.status", {"order_id": order_id}))["result"]["status"] == "open"
+        # Still the same live session on B, and it is B that ends it (the account's own logout).
+        status = (await second.call("private/session.status", {}))["result"]
+        assert status["session_id"] == session["session_id"]
+        for order_id in kept:
+            await second.call("private/order.cancel", {"order_id": order_id})
+        await second.close()
+    run(scenario())
+
+
+class Balancer:
+    """A minimal L4 load balancer for the test: each new TCP connection goes to the first backend
+    that accepts it (node A while it lives, then node B), bytes copied both ways untouched."""
+
+    def __init__(self, *urls):
+        self.backends = [url.split("//")[1].split("/")[0].rsplit(":", 1) for url in urls]
+        self.server = None
+
+    async def start(self):
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _accept(self, client_reader, client_writer):
+        for host, port in self.backends:
+            try:
+                reader, writer = await asyncio.open_connection(host, int(port))
+                break
+            except OSError:
+                continue
+        else:
+            client_writer.close()
+            return
+
+        async def pipe(source, sink):
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+        await asyncio.gather(pipe(client_reader, writer), pipe(reader, client_writer))
+
+    async def stop(self):
+        self.server.close()
+
+
+def test_the_python_sdk_behind_a_balancer_survives_its_node_dying_and_is_told_to_resync(workdir):
+    """A user's view: the SDK connects through a load balancer, node A dies, the SDK's own
+    reconnect lands on node B and resumes the session; it asks the application to re-read its state
+    (`resync`), and fills keep arriving once each."""
+    from bulwark_sdk import BulwarkClient, Ed25519Signer
+    from bulwark_sdk.keys import b64u as sdk_b64u
+
+    nodes = Cluster(workdir)
+    try:
+        account_id = nodes.cli("accounts", "create", "--name", f"sdk-{secrets.token_hex(4)}", "--fund", "USD=1000000")["account_id"]
+        signer = Ed25519Signer()
+        key_id = nodes.cli("keys", "create", "--account", account_id, "--type", "ed25519", "--public-key",
+                           sdk_b64u(signer.public_raw()), "--scopes", "read,trade")["key_id"]
+        _, seller_id, seller_key = nodes.trader(fund="BTC=10")
+        bundle = os.path.join(workdir, f"ca-bundle-{secrets.token_hex(4)}.pem")
+        with open(bundle, "w") as out:
+            out.write(open(nodes.a.ca).read() + open(nodes.b.ca).read())
+
+        async def scenario():
+            balancer = Balancer(nodes.a.url, nodes.b.url)
+            port = await balancer.start()
+            sdk = BulwarkClient(f"wss://127.0.0.1:{port}/ws/v1", bundle, max_backoff_s=1.0)
+            await sdk.connect()
+            await sdk.login_with_key(key_id, signer)
+            session_id = sdk.session_id
+            await sdk.subscribe("orders", "fills")
+            fills, resyncs = [], []
+            sdk.on("fills", lambda p: fills.append(p["data"]["trade_id"]))
+            sdk.on("resync", lambda result: resyncs.append(result))
+            bid = await sdk.place_limit("BTC-USD", "buy", "0.05", "60000")
+            seller = await Client.connect(nodes.b.url, nodes.b.ca)
+            await seller.login(seller_id, seller_key)
+            assert "result" in await seller.call("private/order.place", limit("before", "sell"))
+            deadline = time.monotonic() + 5
+            while len(fills) < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert len(fills) == 1
+
+            nodes.a.process.kill()
+            deadline = time.monotonic() + 20
+            while sdk.reconnects < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert sdk.reconnects == 1 and sdk.session_id == session_id
+            assert sdk.login_result["resumed"] is True and sdk.login_result["replay_complete"] is False
+            assert len(resyncs) == 1 and sdk.subscriptions == {"orders", "fills"}
+            assert session_record(nodes, session_id)["node"] == "node-b"
+            # After the resync the application re-reads the order, and new fills arrive once each.
+            assert (await sdk.call("private/order.status", {"order_id": bid["order_id"]}))["filled_qty"] == "0.01"
+            for i in range(2):
+                assert "result" in await seller.call("private/order.place", limit(f"after-{i}", "sell"))
+            deadline = time.monotonic() + 5
+            while len(fills) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
+            assert len(fills) == len(set(fills)) == 3
+            await sdk.close()
+            await seller.close()
+            await balancer.stop()
+        run(scenario())
+    finally:
+        nodes.stop()

@@ -1,3 +1,4 @@
+import BulwarkCore
 import BulwarkSessions
 import BulwarkStore
 
@@ -13,8 +14,12 @@ import BulwarkStore
 /// racing node; in evict mode the next login trims it.
 struct ClusterSessions: Sendable {
     let store: any Store
-    let maxPerAccount: Int
-    let onLimit: SessionPolicy.LimitBehaviour
+    let membership: any ClusterMembership
+    /// This node (`cluster.node_id`).
+    let node: String
+    let policy: SessionPolicy
+    var maxPerAccount: Int { policy.maxPerAccount }
+    var onLimit: SessionPolicy.LimitBehaviour { policy.onLimit }
 
     enum Outcome: Equatable {
         case admitted
@@ -51,5 +56,51 @@ struct ClusterSessions: Sendable {
             }
         }
         return requested
+    }
+
+    /// A session another node holds, taken over for a resume on this node (the client's reconnect
+    /// landed here, or its node died): nil when `credentialID` with `scopes` may not resume it, it
+    /// ended or expired, or another node took it first. The store records the move and the old
+    /// holder lets go of it through the change feed (`session_moved`).
+    func takeOver(sessionID: String, credentialID: String, scopes: Set<Scope>, nowMs: Int64) throws -> Handover? {
+        guard let record = try store.sessionRecord(id: sessionID),
+            let session = Self.rebuild(record, credentialID: credentialID, scopes: scopes, policy: policy, nowMs: nowMs)
+        else { return nil }
+        // A record of this node's own that the registry no longer holds is one this node ended
+        // (its end may still be waiting to be written): never brought back.
+        guard record.nodeID != node,
+            try membership.moveSession(id: sessionID, fromNode: record.nodeID, toNode: node, nowMs: nowMs)
+        else { return nil }
+        return Handover(session: session, fromNode: record.nodeID, channels: record.subscriptions)
+    }
+
+    struct Handover {
+        let session: Session
+        let fromNode: String
+        /// The channels the session was subscribed to on its previous node.
+        let channels: [String]
+    }
+
+    /// The live session a stored record describes, if `credentialID` with `scopes` may resume it:
+    /// the rules of a resume on the same node (same credential, same scopes, not ended, not
+    /// expired). Deadlines carry over: the absolute one exactly, the idle one from the last
+    /// activity the record has (journaled at most every 10 s, so never later than the truth). A
+    /// TOTP step-up carries over until it would have lapsed; risk reasons do not (the risk engine
+    /// reassesses within a second).
+    static func rebuild(_ record: SessionRecord, credentialID: String, scopes: Set<Scope>, policy: SessionPolicy, nowMs: Int64) -> Session? {
+        guard record.isLive, record.credentialID == credentialID, record.scopes == Scope.render(scopes) else { return nil }
+        var session = Session(
+            id: record.id, accountID: record.accountID, keyID: record.credentialID, scopes: scopes, authMethod: record.authMethod,
+            clientIP: record.clientIP, createdMs: record.createdMs, idleTimeoutMs: policy.idleTimeoutMs,
+            absoluteTimeoutMs: policy.absoluteTimeoutMs, lastActivityMs: record.lastActivityMs)
+        session.absoluteStartMs = record.absoluteDeadlineMs - policy.absoluteTimeoutMs
+        session.idleTimeoutMs = min(record.idleTimeoutMs, policy.idleTimeoutMs)
+        session.risk = SessionRisk(score: record.riskScore, level: RiskLevel(rawValue: record.riskLevel) ?? .low)
+        if let verified = record.mfaVerifiedMs {
+            session.mfaVerifiedAtMs = verified
+            session.stepUpUntilMs = verified + policy.stepUpTTLMs
+        }
+        guard !session.isExpired(atMs: nowMs) else { return nil }
+        return session
     }
 }

@@ -18,6 +18,8 @@ public final class GatewayApp: Sendable {
     let clock: any WallClock
     let store: any Store
     let sessions: SessionRegistry
+    /// Session records in the store (and the ends waiting to be written there).
+    let sessionJournal: StoreSessionJournal
     /// The exchange of per-account rate-limit spending with the other nodes (PostgreSQL only).
     var clusterRateSync: ClusterRateSync? {
         guard let ledger = rateLimits.accounts.ledger, let exchange = store as? any RateCounterExchange else { return nil }
@@ -79,17 +81,19 @@ public final class GatewayApp: Sendable {
         self.logger = logger
         audit = AuditTrail(store: store, identity: identity.privateKey, clock: clock, logger: logger)
         clientAddresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
+        sessionJournal = StoreSessionJournal(store: store, logger: logger)
+        let sessionPolicy = SessionPolicy(
+            idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs,
+            warningLeadMs: configuration.sessionWarningLeadMs, maxPerAccount: configuration.sessionsPerAccount,
+            onLimit: configuration.sessionLimitBehaviour, stepUpTTLMs: configuration.stepUpTTLMs)
         sessions = SessionRegistry(
-            policy: SessionPolicy(
-                idleTimeoutMs: configuration.sessionIdleTimeoutMs, absoluteTimeoutMs: configuration.sessionAbsoluteTimeoutMs,
-                warningLeadMs: configuration.sessionWarningLeadMs, maxPerAccount: configuration.sessionsPerAccount,
-                onLimit: configuration.sessionLimitBehaviour, stepUpTTLMs: configuration.stepUpTTLMs),
+            policy: sessionPolicy,
             journal: SessionLifecycleJournal(
-                store: StoreSessionJournal(store: store, logger: logger), privateLog: marketData.privateLog,
+                store: sessionJournal, privateLog: marketData.privateLog,
                 savedSubscriptions: savedSubscriptions, audit: audit))
-        clusterSessions = configuration.store == .sqlite
-            ? nil
-            : ClusterSessions(store: store, maxPerAccount: configuration.sessionsPerAccount, onLimit: configuration.sessionLimitBehaviour)
+        clusterSessions = (configuration.store == .sqlite ? nil : store as? any ClusterMembership).map {
+            ClusterSessions(store: store, membership: $0, node: configuration.nodeID, policy: sessionPolicy)
+        }
         let masterKeyPath = configuration.masterKeyFile ?? DataFolder(path: configuration.dataDirectory).masterKeyPath
         mfa = MFAService(store: store, policy: configuration.mfa) { try SecretBox(masterKey: SecretBox.loadKey(file: masterKeyPath)) }
         adminGuard = AdminGuard(

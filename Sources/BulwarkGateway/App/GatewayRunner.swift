@@ -349,6 +349,16 @@ actor ChangeFeedFollower {
         case .sessionRevoked:
             let ended = app.sessions.end(id: change.subject, reason: .revoked, nowMs: app.clock.nowMs())
             app.logger.notice("session revoked by an operator", metadata: ["session_hash": "\(SessionHash.of(change.subject))", "live": "\(ended)"])
+        case .sessionMoved:
+            // Also this node's own takeovers: let go only when another node took the session.
+            guard let move = SessionMove(subject: change.subject), move.toNode != app.configuration.nodeID,
+                app.sessions.release(id: move.sessionID)
+            else { break }
+            // Its client resumed elsewhere: cancel-on-disconnect must not fire here.
+            app.protection.sessionMovedAway(move.sessionID)
+            app.risk.sessionEnded(move.sessionID)
+            app.logger.notice(
+                "session taken over by another node", metadata: ["session_hash": "\(SessionHash.of(move.sessionID))", "node": "\(move.toNode)"])
         case .banLifted:
             if let subject = BanSubject(change.subject) {
                 let lifted = app.rateLimits.abuse.lift(subject, nowMs: app.clock.nowMs())
@@ -414,6 +424,7 @@ struct SessionSweeper {
             app.risk.reassessAll(nowMs: now)
             app.sessions.warnExpiring(nowMs: now)
             app.sessions.expire(nowMs: now)
+            app.sessionJournal.retryEnds()
         }
     }
 }

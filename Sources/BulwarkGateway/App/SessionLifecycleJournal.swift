@@ -47,4 +47,17 @@ struct SessionLifecycleJournal: SessionJournal {
         savedSubscriptions.forget(sessionID: session.id)
         privateLog.sessionEnded(accountID: session.accountID)
     }
+
+    func sessionAdopted(_ session: Session, fromNode: String) {
+        privateLog.sessionStarted(accountID: session.accountID)
+        audit.record(
+            "session.moved", actor: session.accountID, credentialID: session.keyID, sessionID: session.id, clientIP: session.clientIP,
+            outcome: .success, details: ["from_node": fromNode])
+    }
+
+    /// Another node holds the session now: it keeps the record (and audits the move).
+    func sessionReleased(_ session: Session) {
+        savedSubscriptions.forget(sessionID: session.id)
+        privateLog.sessionEnded(accountID: session.accountID)
+    }
 }

@@ -104,6 +104,21 @@ final class PrivateEventLog: Sendable {
         }
     }
 
+    /// A session taken over from another node continues that node's numbering: the account's
+    /// next `private_seq` here is above `afterSeq` (what the client saw there), so the client never
+    /// takes a new event for one it already has. Nothing is replayed across nodes: each node
+    /// numbers its own events, and the same number can mean different events on two nodes.
+    /// Returns the last `private_seq` now handed out.
+    @discardableResult
+    func continueNumbering(accountID: String, after afterSeq: UInt64) -> UInt64 {
+        accounts.withLock { accounts in
+            guard var log = accounts.removeValue(forKey: accountID) else { return afterSeq }
+            log.nextSeq = max(log.nextSeq, afterSeq + 1)
+            accounts[accountID] = log
+            return log.nextSeq - 1
+        }
+    }
+
     /// The last `private_seq` handed out for the account (0 before any).
     func lastSeq(accountID: String) -> UInt64 { accounts.withLock { ($0[accountID]?.nextSeq ?? 1) - 1 } }
 }

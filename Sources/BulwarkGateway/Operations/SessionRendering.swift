@@ -37,6 +37,10 @@ public enum SessionRendering {
             w.key("mfa_verified_ms")
             w.int(verified)
         }
+        if !record.nodeID.isEmpty {
+            // The gateway node holding the session (a cluster): it changes when a resume lands elsewhere.
+            Render.field(&w, "node", record.nodeID)
+        }
         w.key("live")
         w.bool(record.isLive)
         if let ended = record.endedMs {

@@ -43,7 +43,12 @@ actor Connection: SessionListener {
         case install(SessionKeys)
         case drop
     }
-    private var subscriptions: [String: SubscriptionTopic] = [:]
+    private var subscriptions: [String: SubscriptionTopic] = [:] {
+        didSet { subscriptionsChanged = true }
+    }
+    /// In a cluster the session's channels are kept in the store, so that another node taking the
+    /// session over subscribes them again; written after a request that changed them.
+    private var subscriptionsChanged = false
     private var phase = Phase.open
     private var authDeadline: Task<Void, Never>?
     /// The dead-man's switch (`private/cancel_all_after`): cancels the account's orders unless re-armed.
@@ -55,7 +60,14 @@ actor Connection: SessionListener {
     /// right after it, so a client always sees the result before the channel's first message.
     private var pendingTopics: [SubscriptionTopic] = []
     /// A resume's restored subscriptions and replay, done right after its result is sent.
-    private var pendingResume: (topics: [SubscriptionTopic], afterPrivateSeq: UInt64)?
+    private var pendingResume: PendingResume?
+
+    private struct PendingResume {
+        let topics: [SubscriptionTopic]
+        let afterPrivateSeq: UInt64
+        /// The session came from another node: its private events there cannot be replayed here.
+        let handedOver: Bool
+    }
 
     init(id: String, outbound: ConnectionOutbound, clientIP: String, clientCertificateSHA256: String?, app: GatewayApp) {
         self.id = id
@@ -168,6 +180,13 @@ actor Connection: SessionListener {
         app.risk.sessionEnded(session.id)
     }
 
+    /// Called by the session registry (any thread) when another node took the session over: the
+    /// session lives on there, so no `session.terminated`; the client resumes where it is now.
+    nonisolated func sessionMoved(_ session: Session) {
+        outbound.close(.goingAway, reason: "session_moved")
+        Task { await self.forgetSession(session.id) }
+    }
+
     /// Called by the session registry (any thread) shortly before the session's deadline.
     nonisolated func sessionExpiring(_ session: Session, reason: Session.ExpiryReason) {
         outbound.send(
@@ -213,17 +232,32 @@ actor Connection: SessionListener {
         applyPendingKeys()
         if let resume = pendingResume {
             pendingResume = nil
-            await restore(resume.topics, replayingAfter: resume.afterPrivateSeq)
+            await restore(resume.topics, replayingAfter: resume.handedOver ? nil : resume.afterPrivateSeq)
         }
         let topics = pendingTopics
         pendingTopics.removeAll()
         for topic in topics { await app.marketData.subscribe(topic, subscriber: subscriber) }
+        if subscriptionsChanged { saveSubscriptionsForTakeover() }
+    }
+
+    /// Cluster mode: records the session's channels for a node that may take it over. Best effort:
+    /// a failed write costs only the channels of a resume elsewhere (it says which it restored).
+    private func saveSubscriptionsForTakeover() {
+        subscriptionsChanged = false
+        guard app.clusterSessions != nil, let session else { return }
+        let channels = subscriptions.values.map(\.channel)
+        do {
+            try app.store.saveSessionSubscriptions(id: session.id, channels: channels)
+        } catch {
+            app.logger.warning("cannot save the session's channels", metadata: ["session_hash": "\(SessionHash.of(session.id))", "error": "\(error)"])
+        }
     }
 
     /// After a resume's result: the private events missed since `afterPrivateSeq`, in order, then
     /// the live channels, with nothing lost or doubled in between (PrivateEventLog); public channels
-    /// resubscribe as usual (a book sends a fresh snapshot).
-    private func restore(_ topics: [SubscriptionTopic], replayingAfter afterPrivateSeq: UInt64) async {
+    /// resubscribe as usual (a book sends a fresh snapshot). Without `afterPrivateSeq` (a session
+    /// taken over from another node) the private channels go live with no replay.
+    private func restore(_ topics: [SubscriptionTopic], replayingAfter afterPrivateSeq: UInt64?) async {
         guard let session else { return }
         let privateTopics = topics.filter(\.isPrivate)
         let subscriber = self.subscriber
@@ -231,7 +265,12 @@ actor Connection: SessionListener {
         for topic in topics where subscriptions.count < app.configuration.limits.maxSubscriptions {
             subscriptions[topic.key] = topic
         }
-        app.marketData.privateLog.replay(
+        guard let afterPrivateSeq else {
+            for topic in privateTopics { hub.subscribe(topic: topic.key, subscriber) }
+            for topic in topics where !topic.isPrivate { await app.marketData.subscribe(topic, subscriber: subscriber) }
+            return
+        }
+        _ = app.marketData.privateLog.replay(
             accountID: session.accountID, after: afterPrivateSeq, topicKeys: Set(privateTopics.map(\.key))
         ) { missed in
             for event in missed { hub.send(event.bytes, to: subscriber, delivery: .reliable) }
@@ -516,8 +555,10 @@ actor Connection: SessionListener {
         let nextChallenge = challenge
         let mfa = app.mfa.isEnrolled(accountID: scored.accountID) ? "totp" : "none"
         let replay = pendingResume.map { resume in
-            app.marketData.privateLog.pending(
-                accountID: scored.accountID, after: resume.afterPrivateSeq, topicKeys: Set(resume.topics.filter(\.isPrivate).map(\.key)))
+            resume.handedOver
+                ? (count: 0, complete: false)
+                : app.marketData.privateLog.pending(
+                    accountID: scored.accountID, after: resume.afterPrivateSeq, topicKeys: Set(resume.topics.filter(\.isPrivate).map(\.key)))
         }
         let restoredChannels = pendingResume?.topics.map(\.channel) ?? []
         let lastPrivateSeq = app.marketData.privateLog.lastSeq(accountID: scored.accountID)
@@ -641,11 +682,18 @@ actor Connection: SessionListener {
         if let resume = credential.resume {
             // Only the credential that owns the session may resume it, with the same scopes; the
             // answer for any mismatch is the same as for an unknown or ended session.
-            guard let existing = app.sessions.session(id: resume.sessionID), existing.keyID == credential.credentialID,
-                existing.scopes == credential.scopes, let attached = app.sessions.attach(sessionID: resume.sessionID, listener: self, nowMs: now)
+            guard let existing = app.sessions.session(id: resume.sessionID) else {
+                guard let adopted = try takeOver(resume, credential: credential, nowMs: now) else {
+                    throw RPCError.invalidParams("resume.session_id", "unknown_session")
+                }
+                if let origin { app.risk.sessionStarted(adopted.id, origin: origin) }
+                return Established(session: adopted, kind: .resumed)
+            }
+            guard existing.keyID == credential.credentialID, existing.scopes == credential.scopes,
+                let attached = app.sessions.attach(sessionID: resume.sessionID, listener: self, nowMs: now)
             else { throw RPCError.invalidParams("resume.session_id", "unknown_session") }
             let restored = app.savedSubscriptions.take(sessionID: attached.id)
-            pendingResume = (restored, UInt64(resume.lastPrivateSeq))
+            pendingResume = PendingResume(topics: restored, afterPrivateSeq: UInt64(resume.lastPrivateSeq), handedOver: false)
             let stopped = app.protection.disarm(sessionID: attached.id)
             if stopped > 0 {
                 app.logger.notice("resume stopped cancel-on-disconnect", metadata: ["session_hash": "\(SessionHash.of(attached.id))", "timers": "\(stopped)"])
@@ -670,10 +718,36 @@ actor Connection: SessionListener {
                 accountID: credential.accountID, keyID: credential.credentialID, scopes: credential.scopes, authMethod: credential.authMethod,
                 clientIP: clientIP, nowMs: now, listener: self)
             if let origin { app.risk.sessionStarted(created.id, origin: origin) }
+            // Public channels subscribed before the login belong to the new session's record too.
+            if !subscriptions.isEmpty { subscriptionsChanged = true }
             return Established(session: created, kind: .created)
         } catch {
             throw RPCError(.forbidden, reason: "too_many_sessions")
         }
+    }
+
+    /// Cluster mode: the resumed session lives on another node (the client's reconnect landed
+    /// here, or that node died). It moves here with its deadlines, step-up and channels; private
+    /// events continue above the client's `last_private_seq`, with `replay_complete` false
+    /// (PROTOCOL.md §4.3). Nil when there is no such session for this credential anywhere.
+    private func takeOver(_ resume: SignatureGrant.Resume, credential: LoginCredential, nowMs now: Int64) throws(RPCError) -> Session? {
+        guard let cluster = app.clusterSessions else { return nil }
+        let handover: ClusterSessions.Handover?
+        do {
+            handover = try cluster.takeOver(sessionID: resume.sessionID, credentialID: credential.credentialID, scopes: credential.scopes, nowMs: now)
+        } catch {
+            app.logger.error("session takeover failed", metadata: ["error": "\(error)"])
+            throw RPCError(.internalError, reason: "store_unavailable")
+        }
+        guard let handover else { return nil }
+        let adopted = app.sessions.adopt(handover.session, fromNode: handover.fromNode, listener: self, nowMs: now)
+        let afterSeq = UInt64(max(0, resume.lastPrivateSeq))
+        app.marketData.privateLog.continueNumbering(accountID: adopted.accountID, after: afterSeq)
+        let topics = handover.channels.compactMap { SubscriptionTopic(channel: $0, accountID: adopted.accountID) }
+        pendingResume = PendingResume(topics: topics, afterPrivateSeq: afterSeq, handedOver: true)
+        app.logger.notice(
+            "session taken over from another node", metadata: ["session_hash": "\(SessionHash.of(adopted.id))", "from_node": "\(handover.fromNode)"])
+        return adopted
     }
 
     /// Counts a failed login for throttling, lockout and the risk engine's failure signals.

@@ -13,6 +13,10 @@ final class DisconnectProtection: Sendable {
         var armed: [String: [String: Task<Void, Never>]] = [:]
         /// Orders placed in each live session (for the `session` scope).
         var placedInSession: [String: Set<String>] = [:]
+        /// Sessions another node took over, most recent last: their connections here closing must
+        /// not start a timer (the client is back, elsewhere). Bounded: the oldest are forgotten.
+        var movedAway: [String] = []
+        var movedAwaySet: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -39,6 +43,7 @@ final class DisconnectProtection: Sendable {
         _ protection: SignatureGrant.CancelOnDisconnect, sessionID: String, accountID: String, connectionID: String,
         orders: Set<String>, app: GatewayApp
     ) {
+        guard !state.withLock({ $0.movedAwaySet.contains(sessionID) }) else { return }
         let task = Task { [weak self] in
             if protection.graceMs > 0 { try? await Task.sleep(for: .milliseconds(protection.graceMs)) }
             guard !Task.isCancelled, let self, self.claim(sessionID: sessionID, connectionID: connectionID) else { return }
@@ -61,6 +66,22 @@ final class DisconnectProtection: Sendable {
         for task in tasks.values { task.cancel() }
         return tasks.count
     }
+
+    /// Another node took the session over (its client resumed there): stops its timers here,
+    /// forgets its orders, and refuses timers for it from connections here that close later.
+    func sessionMovedAway(_ sessionID: String) {
+        disarm(sessionID: sessionID)
+        state.withLock { state in
+            state.placedInSession.removeValue(forKey: sessionID)
+            guard state.movedAwaySet.insert(sessionID).inserted else { return }
+            state.movedAway.append(sessionID)
+            if state.movedAway.count > Self.maxRememberedMoves {
+                state.movedAwaySet.remove(state.movedAway.removeFirst())
+            }
+        }
+    }
+
+    static let maxRememberedMoves = 4096
 
     /// The session is over for good: forget its orders (armed timers still fire).
     func forget(sessionID: String) {

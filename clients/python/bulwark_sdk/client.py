@@ -218,7 +218,10 @@ class BulwarkClient:
 
     def on(self, event: str, handler: Handler) -> None:
         """`event` is a channel name (`orders`, `trades.BTC-USD`), a method (`session.expiring`,
-        `rate_limit.warning`), or `*` for everything."""
+        `rate_limit.warning`), `*` for everything, or `resync`: called with the login result after a
+        resume that could not replay every missed private event (`replay_complete` false: the
+        replay log was outgrown, or the session moved to another gateway node), when the
+        application should re-read `private/orders.open` and balances."""
         self._handlers[event].append(handler)
 
     async def subscribe(self, *channels: str) -> list[str]:
@@ -335,6 +338,14 @@ class BulwarkClient:
                 self.reconnects += 1
                 self.subscriptions = set(result.get("subscriptions", self.subscriptions))
                 log.info("resumed session, %s private events replayed", result.get("replayed"))
+                if result.get("replay_complete") is False:
+                    # Events were missed that no replay can bring back (the log was outgrown, or the
+                    # session moved to another gateway node): the application re-reads its state.
+                    log.warning("resume could not replay every missed private event: re-read orders and balances")
+                    for handler in self._handlers.get("resync", []):
+                        outcome = handler(result)
+                        if asyncio.iscoroutine(outcome):
+                            await outcome
                 return
             except Exception as error:
                 log.info("reconnect failed: %s", error)
