@@ -289,6 +289,8 @@ struct GatewayService: Service {
 actor ChangeFeedFollower {
     let app: GatewayApp
     private var cursor: Int64
+    /// Reads failed in a row (the store is unreachable).
+    private var failedReads = 0
     static let pollInterval = Duration.milliseconds(250)
     static let backstopInterval = Duration.seconds(1)
 
@@ -324,8 +326,17 @@ actor ChangeFeedFollower {
                 cursor = change.seq
                 await apply(change)
             }
+            if failedReads > 0 {
+                app.logger.notice("change feed readable again", metadata: ["failed_reads": "\(failedReads)"])
+                failedReads = 0
+            }
         } catch {
-            app.logger.error("change feed read failed", metadata: ["error": "\(error)"])
+            // An outage fails every poll (each second, or 4 a second on SQLite): the first failure
+            // and every 60th after it are logged, and the recovery.
+            if failedReads % 60 == 0 {
+                app.logger.error("change feed read failed", metadata: ["error": "\(error)", "failed_reads": "\(failedReads + 1)"])
+            }
+            failedReads += 1
         }
     }
 
