@@ -78,12 +78,14 @@ extension SQLiteStore {
         return try pool.write { db in
             let tail = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             let appended = AuditEntry.chain(entries, afterSeq: tail?["seq"] ?? 0, previousHash: tail?["hash"] ?? AuditRecord.genesisHash)
+            // Cached: prepared once per connection rather than parsed (and authorized) per record.
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO audit_log (seq, ts_us, event, actor, credential, session_hash, ip, outcome, details, prev_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
             for record in appended {
-                try db.execute(
-                    sql: """
-                        INSERT INTO audit_log (seq, ts_us, event, actor, credential, session_hash, ip, outcome, details, prev_hash, hash)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
+                try insert.execute(
                     arguments: [
                         record.seq, record.timeUs, record.event, record.actor, record.credentialID, record.sessionHash, record.clientIP,
                         record.outcome.rawValue, Self.encodeDetails(record.details), record.previousHash, record.hash,

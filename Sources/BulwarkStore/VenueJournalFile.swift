@@ -53,8 +53,18 @@ public final class VenueJournalFile: Sendable {
 
     /// Appends one entry in its own transaction; returns once committed (and synced, with `.fsync`).
     public func append(atMs: Int64, command: String, outcome: String) throws {
+        try append([(atMs: atMs, command: command, outcome: outcome)])
+    }
+
+    /// Appends entries in order in one transaction (one sync for all of them: the venue's group
+    /// commit); returns once committed (and synced, with `.fsync`).
+    public func append(_ entries: [(atMs: Int64, command: String, outcome: String)]) throws {
         try queue.write { db in
-            try db.execute(sql: "INSERT INTO venue_journal (at_ms, command, outcome) VALUES (?, ?, ?)", arguments: [atMs, command, outcome])
+            // Cached: prepared once per connection, not parsed again for every order.
+            let insert = try db.cachedStatement(sql: "INSERT INTO venue_journal (at_ms, command, outcome) VALUES (?, ?, ?)")
+            for entry in entries {
+                try insert.execute(arguments: [entry.atMs, entry.command, entry.outcome])
+            }
         }
     }
 

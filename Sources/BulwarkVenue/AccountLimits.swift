@@ -27,14 +27,20 @@ extension MatchingEngine {
     /// The account-level and position controls of a new order of `qty` at `price` (its limit, or
     /// its worst price for a market order); `amending` is the order being amended, whose current
     /// exposure is replaced rather than added to.
+    ///
+    /// The open-order count is O(1); the notional and position limits walk the account's resting
+    /// orders (lazily, unsorted) only when they are configured or apply. Nothing here may sort or
+    /// copy the account's orders: an account with thousands resting would pay that on every order.
     func checkAccountLimits(
         accountID: String, instrument: Instrument, side: OrderSide, qty: FixedDecimal, price: FixedDecimal, rests: Bool,
         amending: Order? = nil
     ) -> OrderRejection? {
-        let open = openOrders(accountID: accountID).filter { $0.orderID != amending?.orderID }
-        if rests, amending == nil, let max = accountLimits.maxOpenOrders, open.count >= max {
+        let openIDs = openOrderIDs[accountID] ?? []
+        if rests, amending == nil, let max = accountLimits.maxOpenOrders, openIDs.count >= max {
             return OrderRejection(.riskLimit, field: "params", reason: "max_open_orders")
         }
+        let amendingID = amending?.orderID
+        let open = openIDs.lazy.filter { $0 != amendingID }.compactMap { orders[$0] }
         if rests, let cap = accountLimits.maxOpenNotional {
             var total = qty.multiplied(by: price) ?? FixedDecimal(units: .max / 2)
             for order in open { total += order.remainingQty.multiplied(by: order.price ?? .zero) ?? .zero }

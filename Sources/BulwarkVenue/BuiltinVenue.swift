@@ -1,4 +1,5 @@
 import BulwarkCore
+import Dispatch
 
 /// Receives the venue's events (market data and private updates), in order, from inside the
 /// venue's serialization. Implementations must not block.
@@ -40,6 +41,16 @@ public struct VenueDeposit: Sendable {
 /// any event is published. `recover()` rebuilds the state from the journal at start. If an append
 /// fails, the venue stops: every later operation is refused (`internal_error`,
 /// `venue_stopped`) until a restart, because its memory now holds an operation the journal lacks.
+///
+/// Group commit: the sync runs off the actor (on `journalQueue`), and operations that arrive
+/// while one runs are applied and journaled together by the next, in one transaction and one
+/// sync; each is still answered and published only once its entry is durable, batches in order.
+/// One sync per batch rather than per operation is what lets the order rate exceed the disk's
+/// sync rate. Meanwhile the engine is ahead of what was published, so every answer that shows
+/// state (queries, snapshots, refusals, duplicates) first waits until nothing applied is
+/// unpublished (`settled()`), and operations arriving while such a reader waits are held back
+/// until it has run: nobody hears of an operation before it is durable, and a book snapshot is
+/// always of the published book.
 public actor BuiltinVenue {
     /// The venue's life: a journaled venue must be recovered before it trades.
     enum Phase {
@@ -83,6 +94,10 @@ public actor BuiltinVenue {
     private var simulator = LiquiditySimulator()
     /// The time of the last applied operation (the venue has no clock of its own).
     private var lastOperationMs: Int64 = 0
+    /// Applied operations waiting for their journal entry to be durable (see "Group commit").
+    private var commits = GroupCommitQueue()
+    /// Where journal appends (and their sync) run, so that they block no thread of Swift's pool.
+    private let journalQueue = DispatchQueue(label: "bulwark.venue.journal")
 
     public init(instruments: [Instrument], events: any VenueEventSink, settings: Settings = Settings()) {
         engine = MatchingEngine(instruments: instruments)
@@ -146,43 +161,44 @@ public actor BuiltinVenue {
 
     public func hasInstrument(_ symbol: String) -> Bool { engine.instrument(symbol) != nil }
 
-    public func place(_ request: OrderRequest, nowMs: Int64) -> Result<PlaceOutcome, OrderRejection> {
-        execute(.place(request), nowMs: nowMs).map { applied in
+    public func place(_ request: OrderRequest, nowMs: Int64) async -> Result<PlaceOutcome, OrderRejection> {
+        await execute(.place(request), nowMs: nowMs).map { applied in
             PlaceOutcome(
                 order: applied.order!, duplicate: applied.duplicate,
                 trades: applied.events.compactMap { if case .trade(let trade) = $0 { trade } else { nil } }, events: applied.events)
         }
     }
 
-    public func cancel(accountID: String, orderID: String, nowMs: Int64) -> Result<Order, OrderRejection> {
-        execute(.cancel(accountID: accountID, orderID: orderID), nowMs: nowMs).map { $0.order! }
+    public func cancel(accountID: String, orderID: String, nowMs: Int64) async -> Result<Order, OrderRejection> {
+        await execute(.cancel(accountID: accountID, orderID: orderID), nowMs: nowMs).map { $0.order! }
     }
 
-    public func cancel(accountID: String, clientOrderID: String, nowMs: Int64) -> Result<Order, OrderRejection> {
+    public func cancel(accountID: String, clientOrderID: String, nowMs: Int64) async -> Result<Order, OrderRejection> {
+        await settled()
         guard let order = engine.order(accountID: accountID, clientOrderID: clientOrderID) else {
             return .failure(OrderRejection(.orderNotFound, field: "params.client_order_id"))
         }
-        return cancel(accountID: accountID, orderID: order.orderID, nowMs: nowMs)
+        return await cancel(accountID: accountID, orderID: order.orderID, nowMs: nowMs)
     }
 
     /// See `MatchingEngine.amend`: a price change or a size increase loses time priority.
     public func amend(
         accountID: String, orderID: String, newPrice: FixedDecimal?, newQty: FixedDecimal?, nowMs: Int64,
         maxNotional: FixedDecimal? = nil
-    ) -> Result<Order, OrderRejection> {
-        execute(.amend(accountID: accountID, orderID: orderID, price: newPrice, qty: newQty, maxNotional: maxNotional), nowMs: nowMs)
+    ) async -> Result<Order, OrderRejection> {
+        await execute(.amend(accountID: accountID, orderID: orderID, price: newPrice, qty: newQty, maxNotional: maxNotional), nowMs: nowMs)
             .map { $0.order! }
     }
 
     /// Cancels the account's resting orders; empty also when the venue is stopped.
-    public func cancelAll(accountID: String, instrument: String?, reason: CancelReason = .cancelAll, nowMs: Int64) -> [Order] {
-        (try? execute(.cancelAll(accountID: accountID, instrument: instrument, reason: reason), nowMs: nowMs).get())?.orders ?? []
+    public func cancelAll(accountID: String, instrument: String?, reason: CancelReason = .cancelAll, nowMs: Int64) async -> [Order] {
+        (try? await execute(.cancelAll(accountID: accountID, instrument: instrument, reason: reason), nowMs: nowMs).get())?.orders ?? []
     }
 
     /// Halts or resumes an instrument; false for an unknown symbol (or a stopped venue).
     @discardableResult
-    public func setStatus(_ status: Instrument.Status, of symbol: String, nowMs: Int64 = 0) -> Bool {
-        guard engine.instrument(symbol) != nil, case .success = execute(.setStatus(symbol: symbol, status: status), nowMs: nowMs) else {
+    public func setStatus(_ status: Instrument.Status, of symbol: String, nowMs: Int64 = 0) async -> Bool {
+        guard engine.instrument(symbol) != nil, case .success = await execute(.setStatus(symbol: symbol, status: status), nowMs: nowMs) else {
             return false
         }
         return true
@@ -190,64 +206,81 @@ public actor BuiltinVenue {
 
     /// Credits deposits not credited before; returns how many were new.
     @discardableResult
-    public func applyDeposits(_ deposits: [VenueDeposit], nowMs: Int64 = 0) -> Int {
+    public func applyDeposits(_ deposits: [VenueDeposit], nowMs: Int64 = 0) async -> Int {
         var credited = 0
         for deposit in deposits where !creditedDeposits.contains(deposit.id) {
-            if case .success(let applied) = execute(.deposit(deposit), nowMs: nowMs), applied.changed { credited += 1 }
+            if case .success(let applied) = await execute(.deposit(deposit), nowMs: nowMs), applied.changed { credited += 1 }
         }
         return credited
     }
 
     /// Rests the demo market's ladder of house orders. Its client order ids are fixed, so after a
     /// restart (the journal restored the book) the ladder's orders are duplicates and change nothing.
-    public func seedHouseLiquidity(accountID: String, nowMs: Int64) {
+    public func seedHouseLiquidity(accountID: String, nowMs: Int64) async {
         for request in DemoMarket.houseLadder(accountID: accountID, instruments: engine.listInstruments) {
-            _ = execute(.place(request), nowMs: nowMs)
+            _ = await execute(.place(request), nowMs: nowMs)
         }
     }
 
     /// One step of the demo liquidity simulator for the house account (see `LiquiditySimulator`).
-    public func simulateLiquidity(accountID: String, nowMs: Int64, seed: UInt64) {
+    public func simulateLiquidity(accountID: String, nowMs: Int64, seed: UInt64) async {
         for command in simulator.step(accountID: accountID, engine: engine, nowMs: nowMs, seed: seed) {
-            _ = execute(command, nowMs: nowMs)
+            _ = await execute(command, nowMs: nowMs)
         }
     }
 
-    // MARK: Queries
+    // MARK: Queries (of the published state: each waits until nothing applied is unpublished)
 
-    public func order(accountID: String, orderID: String) -> Order? { engine.order(accountID: accountID, orderID: orderID) }
-
-    public func order(accountID: String, clientOrderID: String) -> Order? {
-        engine.order(accountID: accountID, clientOrderID: clientOrderID)
+    public func order(accountID: String, orderID: String) async -> Order? {
+        await settled()
+        return engine.order(accountID: accountID, orderID: orderID)
     }
 
-    public func openOrders(accountID: String) -> [Order] { engine.openOrders(accountID: accountID) }
+    public func order(accountID: String, clientOrderID: String) async -> Order? {
+        await settled()
+        return engine.order(accountID: accountID, clientOrderID: clientOrderID)
+    }
 
-    public func balances(accountID: String) -> [Balance] { engine.balances(accountID: accountID) }
+    public func openOrders(accountID: String) async -> [Order] {
+        await settled()
+        return engine.openOrders(accountID: accountID)
+    }
 
-    public func positions(accountID: String) -> [Position] { engine.positions(accountID: accountID) }
+    public func balances(accountID: String) async -> [Balance] {
+        await settled()
+        return engine.balances(accountID: accountID)
+    }
+
+    public func positions(accountID: String) async -> [Position] {
+        await settled()
+        return engine.positions(accountID: accountID)
+    }
 
     /// Runs `body` with the published view of the book (the configured depth) inside the venue's
     /// serial order, so a subscriber registered in `body` receives every delta after the snapshot
     /// and none before it.
-    public func withBookSnapshot(instrument: String, _ body: (BookSnapshot) -> Void) -> Bool {
+    public func withBookSnapshot(instrument: String, _ body: (BookSnapshot) -> Void) async -> Bool {
+        await settled()
         guard let snapshot = engine.snapshot(instrument: instrument, depth: depthViews.depth) else { return false }
         body(snapshot)
         return true
     }
 
-    public func bestBidAsk(instrument: String) -> (bid: FixedDecimal?, ask: FixedDecimal?) {
-        engine.bestBidAsk(instrument: instrument)
+    public func bestBidAsk(instrument: String) async -> (bid: FixedDecimal?, ask: FixedDecimal?) {
+        await settled()
+        return engine.bestBidAsk(instrument: instrument)
     }
 
-    public func ticker(instrument: String, nowMs: Int64) -> Ticker? {
+    public func ticker(instrument: String, nowMs: Int64) async -> Ticker? {
+        await settled()
         guard engine.instrument(instrument) != nil else { return nil }
         return tickers.ticker(for: instrument, engine: engine, nowMs: nowMs)
     }
 
     /// Runs `body` with the current ticker inside the venue's serial order (subscribe, then updates).
     /// Its timestamp is the last operation's time. False for an unknown instrument.
-    public func withTicker(instrument: String, _ body: (Ticker) -> Void) -> Bool {
+    public func withTicker(instrument: String, _ body: (Ticker) -> Void) async -> Bool {
+        await settled()
         guard engine.instrument(instrument) != nil else { return false }
         body(tickers.ticker(for: instrument, engine: engine, nowMs: lastOperationMs))
         return true
@@ -255,7 +288,8 @@ public actor BuiltinVenue {
 
     /// Runs `body` with every book (the published depth) and every ticker, in the venue's serial
     /// order: the state a new event-stream subscriber starts from (`bulwark venue`).
-    public func withMarketState(_ body: ([BookSnapshot], [Ticker]) -> Void) {
+    public func withMarketState(_ body: ([BookSnapshot], [Ticker]) -> Void) async {
+        await settled()
         let symbols = engine.listInstruments.map(\.symbol)
         body(
             symbols.compactMap { engine.snapshot(instrument: $0, depth: depthViews.depth) },
@@ -264,24 +298,90 @@ public actor BuiltinVenue {
 
     // MARK: Applying, journaling, publishing
 
-    /// Applies a command, journals it if it changed anything, then publishes its events.
-    private func execute(_ command: VenueCommand, nowMs: Int64) -> Result<Applied, OrderRejection> {
+    /// Applies a command, journals it if it changed anything, then publishes its events; answers
+    /// once its entry is durable (group commit, above). A command that changed nothing is answered
+    /// once everything applied before it is published, like a query.
+    private func execute(_ command: VenueCommand, nowMs: Int64) async -> Result<Applied, OrderRejection> {
+        await admitWrite()
         guard case .running = phase else { return .failure(OrderRejection(.internalError, reason: "venue_stopped")) }
         let result = run(command, nowMs: nowMs)
-        guard case .success(let applied) = result, applied.changed else { return result }
+        guard case .success(let applied) = result, applied.changed else {
+            await settled()
+            return result
+        }
         lastOperationMs = max(lastOperationMs, nowMs)
-        if let journal {
-            do {
-                try journal.append(JournalEntry(atMs: nowMs, command: command.encoded, outcome: JournalOutcome.describe(applied.events)))
-            } catch {
-                // Memory is now ahead of the journal: nobody may hear of this operation, and no
-                // further one may build on it.
-                phase = .stopped(reason: "journal append failed: \(error)")
-                return .failure(OrderRejection(.internalError, reason: "venue_stopped"))
+        let publication = prepare(applied.events, nowMs: nowMs)
+        guard let journal else {
+            deliver(publication)
+            return result
+        }
+        let entry = JournalEntry(atMs: nowMs, command: command.encoded, outcome: JournalOutcome.describe(applied.events))
+        let durable = await withCheckedContinuation { (waiter: CheckedContinuation<Bool, Never>) in
+            commits.enqueue(GroupCommitQueue.Pending(entry: entry, publication: publication, waiter: waiter))
+            if commits.startCommitting() {
+                Task { await self.commitLoop(journal) }
             }
         }
-        publish(applied.events, nowMs: nowMs)
-        return result
+        return durable ? result : .failure(OrderRejection(.internalError, reason: "venue_stopped"))
+    }
+
+    /// Appends and syncs everything enqueued, batch after batch, until nothing is left; publishes
+    /// and answers each batch in order once durable. A failed append stops the venue: that batch
+    /// and every operation applied after it are refused and never published (memory is now ahead
+    /// of the journal, and no further operation may build on it).
+    private func commitLoop(_ journal: any VenueJournal) async {
+        // Operations already waiting for the actor are applied before each batch is taken, so they
+        // share its sync: a sync is fast next to its CPU cost (a VM exit per flush), so batches
+        // would otherwise stay small.
+        await Task.yield()
+        while let batch = commits.takeBatch() {
+            if let failure = await Self.appendDurably(batch.map(\.entry), to: journal, on: journalQueue) {
+                phase = .stopped(reason: "journal append failed: \(failure)")
+                for pending in batch + commits.abandonUncommitted() { pending.waiter.resume(returning: false) }
+                commits.finished(batch.count)
+                break
+            }
+            for pending in batch {
+                deliver(pending.publication)
+                pending.waiter.resume(returning: true)
+            }
+            commits.finished(batch.count)
+            await Task.yield()
+        }
+        commits.stopCommitting()
+        commits.resumeIfSettled()
+    }
+
+    /// Runs the append on `queue` (it blocks for the sync); nil once durable, else the error's text.
+    private nonisolated static func appendDurably(_ entries: [JournalEntry], to journal: any VenueJournal, on queue: DispatchQueue) async -> String? {
+        await withCheckedContinuation { (done: CheckedContinuation<String?, Never>) in
+            queue.async {
+                do {
+                    try journal.append(contentsOf: entries)
+                    done.resume(returning: nil)
+                } catch {
+                    done.resume(returning: String(describing: error))
+                }
+            }
+        }
+    }
+
+    /// Operations applied and not yet published (tests).
+    var unpublishedCount: Int { commits.unpublishedCount }
+
+    /// Returns once every applied operation is published (at once when none is pending).
+    private func settled() async {
+        while !commits.isSettled {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in commits.waitForSettled(waiter) }
+        }
+    }
+
+    /// Holds a new operation back while a reader waits for the published state, so that a steady
+    /// stream of operations cannot keep it waiting.
+    private func admitWrite() async {
+        while commits.hasReadersWaiting {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in commits.holdWriter(waiter) }
+        }
     }
 
     /// The engine call behind each command (shared by live operations and replay).
@@ -308,8 +408,10 @@ public actor BuiltinVenue {
         }
     }
 
-    private func publish(_ list: [EngineEvent], nowMs: Int64) {
-        guard !list.isEmpty else { return }
+    /// What one operation publishes, computed when it is applied: the depth-limited view and the
+    /// tickers are of the engine at that moment, even when the events go out later (group commit).
+    private func prepare(_ list: [EngineEvent], nowMs: Int64) -> GroupCommitQueue.Publication {
+        guard !list.isEmpty else { return GroupCommitQueue.Publication(events: [], tickers: []) }
         var changed: [String] = []
         for event in list {
             switch event {
@@ -322,9 +424,13 @@ public actor BuiltinVenue {
                 break
             }
         }
-        let published = depthViews.filter(list, engine: engine)
-        guard let events else { return }
-        events.venueEvents(published)
-        if !changed.isEmpty { events.venueTickers(changed.map { tickers.ticker(for: $0, engine: engine, nowMs: nowMs) }) }
+        return GroupCommitQueue.Publication(
+            events: depthViews.filter(list, engine: engine), tickers: changed.map { tickers.ticker(for: $0, engine: engine, nowMs: nowMs) })
+    }
+
+    private func deliver(_ publication: GroupCommitQueue.Publication) {
+        guard !publication.events.isEmpty, let events else { return }
+        events.venueEvents(publication.events)
+        if !publication.tickers.isEmpty { events.venueTickers(publication.tickers) }
     }
 }

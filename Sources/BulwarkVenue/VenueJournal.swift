@@ -24,8 +24,17 @@ public struct JournalEntry: Sendable, Equatable {
 /// the machine (fsync). It throws if it cannot; the venue then stops accepting operations.
 public protocol VenueJournal: AnyObject, Sendable {
     func append(_ entry: JournalEntry) throws
+    /// Appends entries in order, all or none: the venue's group commit (one sync for every
+    /// operation applied while the previous sync ran). The default appends them one by one.
+    func append(contentsOf entries: [JournalEntry]) throws
     /// Every entry, in append order.
     func entries() throws -> [JournalEntry]
+}
+
+extension VenueJournal {
+    public func append(contentsOf entries: [JournalEntry]) throws {
+        for entry in entries { try append(entry) }
+    }
 }
 
 /// A journal in memory: for tests, and for a venue whose state need not survive the process.
@@ -36,9 +45,11 @@ public final class InMemoryVenueJournal: VenueJournal {
 
     public init(entries: [JournalEntry] = []) { stored.withLock { $0 = entries } }
 
-    public func append(_ entry: JournalEntry) throws {
+    public func append(_ entry: JournalEntry) throws { try append(contentsOf: [entry]) }
+
+    public func append(contentsOf entries: [JournalEntry]) throws {
         if let error = failure.withLock({ $0 }) { throw error }
-        stored.withLock { $0.append(entry) }
+        stored.withLock { $0.append(contentsOf: entries) }
     }
 
     public func entries() throws -> [JournalEntry] { stored.withLock { $0 } }

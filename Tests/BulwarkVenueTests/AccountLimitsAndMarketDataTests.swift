@@ -55,6 +55,37 @@ import Testing
         // Spot has no position limit.
         h.expectConsistent()
     }
+
+    /// The limits read the account's resting orders without listing them: an amend counts every
+    /// other resting order once and replaces its own exposure, and the open-order count does not
+    /// apply to it.
+    @Test func amendReplacesItsOwnExposureAmongManyRestingOrders() throws {
+        var perp = Fixtures.perp
+        perp.maxPosition = d("1")
+        var h = Harness()
+        h.engine = MatchingEngine(instruments: [Fixtures.spot, perp])
+        _ = h.engine.deposit(accountID: "a_alice", asset: "USD", amount: d("1000000"))
+        h.engine.accountLimits = AccountLimits(maxOpenOrders: 12, maxOpenNotional: d("100000"))
+        // Ten spot bids of 1 at 100..109 (notional 1045) and two perp bids (0.5 and 0.4: 0.9 long if filled).
+        for price in 100..<110 { try h.accept("a_alice", .buy, "1", at: "\(price)") }
+        let perpFirst = try h.accept("a_alice", .buy, "0.5", at: "1000", instrument: "BTC-PERP").order
+        try h.accept("a_alice", .buy, "0.4", at: "1000", instrument: "BTC-PERP")
+        #expect(h.rejection("a_alice", .buy, "1", at: "99")?.reason == "max_open_orders")
+        // At the count limit an amend still goes through; its own 0.5 is replaced: 0.4 + 0.6 = 1.
+        _ = try h.engine.amend(accountID: "a_alice", orderID: perpFirst.orderID, newPrice: nil, newQty: d("0.6"), nowMs: h.nowMs).get()
+        #expect(
+            h.engine.amend(accountID: "a_alice", orderID: perpFirst.orderID, newPrice: nil, newQty: d("0.601"), nowMs: h.nowMs).failureReason
+                == "position_limit")
+        // Notional: 1045 spot + 1000 × (0.6 + 0.4) = 2045 now.
+        h.engine.accountLimits.maxOpenNotional = d("2145")
+        let spotFirst = h.engine.openOrders(accountID: "a_alice").first { $0.instrument == "BTC-USD" }!
+        // 100 × 2 replaces 100 × 1: 2145, at the cap; 100 × 2.01 is over it.
+        _ = try h.engine.amend(accountID: "a_alice", orderID: spotFirst.orderID, newPrice: nil, newQty: d("2"), nowMs: h.nowMs).get()
+        #expect(
+            h.engine.amend(accountID: "a_alice", orderID: spotFirst.orderID, newPrice: nil, newQty: d("2.01"), nowMs: h.nowMs).failureReason
+                == "max_open_notional")
+        h.expectConsistent()
+    }
 }
 
 @Suite struct MarketDataViewTests {

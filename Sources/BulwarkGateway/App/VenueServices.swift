@@ -15,6 +15,10 @@ final class FileVenueJournal: VenueJournal {
         try file.append(atMs: entry.atMs, command: entry.command, outcome: entry.outcome)
     }
 
+    func append(contentsOf entries: [JournalEntry]) throws {
+        try file.append(entries.map { (atMs: $0.atMs, command: $0.command, outcome: $0.outcome) })
+    }
+
     func entries() throws -> [JournalEntry] {
         try file.readAll().map { JournalEntry(atMs: $0.atMs, command: $0.command, outcome: $0.outcome) }
     }

@@ -42,7 +42,10 @@ struct SubscriberQueue {
     }
 
     let limit: Int
-    private var entries = CircularBuffer<Entry>()
+    /// Small at first: the queue holds entries only while the socket is not writable, so an idle
+    /// connection should not carry the default 16 slots (about 2 KB each connection); it grows
+    /// as needed.
+    private var entries = CircularBuffer<Entry>(initialCapacity: 2)
     private(set) var queuedBytes = 0
     private(set) var isOverflowed = false
     /// Book topics whose deltas are being dropped until a snapshot arrives.
