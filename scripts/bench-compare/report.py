@@ -6,6 +6,8 @@ Usage: report.py RESULTS_JSON
 import json
 import sys
 
+PEERS = ["websockets", "picows", "uwebsockets"]
+
 
 def family(r):
     return r["server"].rsplit("-", 1)[0]
@@ -19,11 +21,16 @@ def main():
     document = json.load(open(sys.argv[1]))
     results, machine = document["results"], document["machine"]
     print(f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['memory_gib']} GiB.\n")
-    servers = ["bulwark", "websockets", "picows"]
+    for name, what in document.get("peers", {}).items():
+        print(f"- {name}: {what}")
+    # The peers in this run, in a fixed order (a run may have skipped one, e.g. uwebsockets).
+    present = {family(r) for r in results if "server" in r}
+    peers = [p for p in PEERS if p in present] + sorted(present - set(PEERS) - {"bulwark"})
+    servers = ["bulwark"] + peers
 
-    print("**Echo**, 32-byte text messages, depth 1 (one message in flight per connection): messages/s, and the ratio bulwark / peer.\n")
-    print("| transport | connections | bulwark | websockets | picows | bulwark/websockets | bulwark/picows |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n**Echo**, 32-byte text messages, depth 1 (one message in flight per connection): messages/s, and the ratio bulwark / peer.\n")
+    print("| transport | connections | " + " | ".join(servers) + " | " + " | ".join(f"bulwark/{p}" for p in peers) + " |")
+    print("|---|---|" + "---|" * (len(servers) + len(peers)))
     echo = [r for r in results if r.get("scenario") == "echo" and "server" in r]
     for tls in (False, True):
         for connections in sorted({r["connections"] for r in echo if r.get("depth") == 1}):
