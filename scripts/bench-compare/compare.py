@@ -70,6 +70,7 @@ class Server:
 
     def __init__(self, name, command, env, workdir, tls_ca=None, data=None):
         self.name, self.tls_ca, self.data = name, tls_ca, data
+        self.fanout_only = False
         ready = os.path.join(workdir, f"ready-{name}")
         self.log = open(os.path.join(workdir, f"{name}.log"), "w")
         self.process = subprocess.Popen(
@@ -113,7 +114,8 @@ def bench(binary, server, scenario, out_dir, label, **options):
     return result
 
 
-PEERS = ("websockets", "picows", "uwebsockets")
+PEERS = ("websockets", "picows", "uwebsockets", "uwebsockets-pubsub")
+FANOUT_ONLY = {"uwebsockets-pubsub"}
 
 
 def build_uws_peer():
@@ -187,13 +189,17 @@ def main():
             servers.append(bulwark_tls)
             cert, key = os.path.join(data, "tls", "server.pem"), os.path.join(data, "tls", "server-key.pem")
             peers = []
+            uws = None  # (binary, description) once built
             for peer in selected:
-                if peer == "uwebsockets":
-                    uws_binary, peer_info["uwebsockets"] = build_uws_peer()
-                    if not uws_binary:
-                        print(f"uwebsockets peer skipped: {peer_info['uwebsockets']}", flush=True)
+                if peer.startswith("uwebsockets"):
+                    uws = uws or build_uws_peer()
+                    if not uws[0]:
+                        peer_info[peer] = f"skipped: {uws[1]}"
+                        print(f"{peer} peer skipped: {uws[1]}", flush=True)
                         continue
-                    program = [uws_binary]
+                    program = [uws[0]] + (["--fanout", "pubsub"] if peer == "uwebsockets-pubsub" else [])
+                    peer_info[peer] = uws[1] + ("; fan-out through uWS pub/sub (uws_publish)" if peer == "uwebsockets-pubsub" else
+                                                "; fan-out from our own subscriber lists (uws_ws_send to each)")
                 else:
                     program = [python, os.path.join(HERE, "peers", f"{peer}_server.py")]
                     peer_info[peer] = f"{peer} {importlib.metadata.version(peer)} (peers/{peer}_server.py)"
@@ -205,13 +211,15 @@ def main():
                     try:
                         server = Server(name, start, {}, work, tls_ca=os.path.join(data, "tls", "ca.pem") if tls else None)
                     except SystemExit as failure:
-                        if peer != "uwebsockets":
+                        if not peer.startswith("uwebsockets"):
                             raise
                         log = open(os.path.join(work, f"{name}.log")).read().strip()[-300:]
-                        print(f"uwebsockets peer skipped: {name} did not start ({failure}): {log}", flush=True)
-                        peer_info["uwebsockets"] = f"skipped: {name} did not start: {log}"
-                        peers = [p for p in peers if not p.name.startswith("uwebsockets-")]
+                        print(f"{peer} peer skipped: {name} did not start ({failure}): {log}", flush=True)
+                        peer_info[peer] = f"skipped: {name} did not start: {log}"
+                        peers = [p for p in peers if p.name.rsplit("-", 1)[0] != peer]
                         break
+                    # The pub/sub variant differs from `uwebsockets` only in fan-out: echo is not repeated.
+                    server.fanout_only = peer in FANOUT_ONLY
                     servers.append(server)
                     peers.append(server)
             bulwark_plain = gateway("bulwark-ws", ["--insecure-plaintext"])
@@ -220,11 +228,11 @@ def main():
 
             print("echo (messages/s, 32 B, depth 1)", flush=True)
             for tls in (False, True):
-                for server in [ours[tls]] + [p for p in peers if bool(p.tls_ca) == tls]:
+                for server in [ours[tls]] + [p for p in peers if bool(p.tls_ca) == tls and not p.fanout_only]:
                     for connections in [int(c) for c in args.echo_connections.split(",")]:
                         results.append(bench(binary, server, "echo", raw_dir, f"echo-{server.name}-{connections}", connections=connections, message_bytes=32, **common))
             print("echo (pipelined, depth 16, 64 connections)", flush=True)
-            for server in [bulwark_plain, bulwark_tls] + peers:
+            for server in [bulwark_plain, bulwark_tls] + [p for p in peers if not p.fanout_only]:
                 results.append(bench(binary, server, "echo", raw_dir, f"echo-pipelined-{server.name}", connections=64, depth=16, message_bytes=32, **common))
             print("fan-out (deliveries/s)", flush=True)
             for tls in (False, True):

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 # The gateway first, then the peers in compare.py's order.
-ORDER = ["bulwark", "websockets", "picows", "uwebsockets"]
+ORDER = ["bulwark", "websockets", "picows", "uwebsockets", "uwebsockets-pubsub"]
 
 
 def family(result):

@@ -17,7 +17,7 @@
  *             serialised once and sent to each subscriber with uws_ws_send (the Python peers loop
  *             over their subscribers the same way). With --fanout pubsub, uWS's own topic tree
  *             is used instead (uws_ws_subscribe / uws_publish), which batches deliveries per loop
- *             iteration: the idiomatic uWS way, reported separately if used.
+ *             iteration: the idiomatic uWS way, which compare.py runs as `uwebsockets-pubsub`.
  * The JSON handling is a shortcut: requests are walked structurally (objects, arrays, strings are
  * skipped without decoding), only the few members the protocol needs are located, and their raw
  * text is copied into replies. It validates nothing and allocates nothing per request, so it does
@@ -306,7 +306,7 @@ static void on_v1_open(uws_websocket_t *ws, void *user_data) {
 
 static void on_v1_message(uws_websocket_t *ws, const char *message, size_t length, uws_opcode_t opcode, void *user_data) {
     (void)user_data;
-    if (opcode != PEER_OPCODE_TEXT) return; /* the Python peers ignore binary here too */
+    if (opcode != PEER_OPCODE_TEXT) return; /* as the picows peer; the load tool sends text only */
     const char *start = skip_space(message, message + length);
     token request = {start, (size_t)(message + length - start)};
     token method = member(request, "method"), id = member(request, "id"), params = member(request, "params");
