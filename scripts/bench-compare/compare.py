@@ -3,16 +3,20 @@
 invocation and reports ratios. See docs/benchmarks.md.
 
 Servers: the Bulwark gateway (full pipeline: TLS, RFC 6455 rules, JSON-RPC validation, rate
-limits, sessions, risk, matching, audit), and peers on the Python `websockets` and `picows`
-libraries (peers/), which speak the same message shapes with no security work at all.
-Optionally the uWebSockets load generator when UWS_LOAD_TEST names a binary a user built.
+limits, sessions, risk, matching, audit), and peers that speak the same message shapes with no
+security work at all (peers/): on the Python `websockets` and `picows` libraries, and on
+uWebSockets (peers/uws_peer.c, compiled here with gcc against the uWebSockets + uSockets library
+that the PyPI package `socketify` ships prebuilt; skipped with a message if it cannot be built).
 
 The load tool and each server are pinned to different cores (taskset) so that a server's
 numbers are per core and the load tool does not steal its CPU.
 """
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -66,6 +70,7 @@ class Server:
 
     def __init__(self, name, command, env, workdir, tls_ca=None, data=None):
         self.name, self.tls_ca, self.data = name, tls_ca, data
+        self.fanout_only = False
         ready = os.path.join(workdir, f"ready-{name}")
         self.log = open(os.path.join(workdir, f"{name}.log"), "w")
         self.process = subprocess.Popen(
@@ -109,17 +114,38 @@ def bench(binary, server, scenario, out_dir, label, **options):
     return result
 
 
-def uws_load_test(server, connections, size):
-    """The uWebSockets load generator (benchmarks/load_test.c), if a user built it."""
-    binary = os.environ.get("UWS_LOAD_TEST")
-    if not binary:
-        return None
-    host, port = server.address.rsplit(":", 1)
-    completed = subprocess.run(
-        ["taskset", "-c", LOAD_CPU, binary, str(connections), host, port, "1" if server.tls_ca else "0", str(size)],
-        capture_output=True, text=True, timeout=30)
-    rates = [float(word) for line in completed.stdout.splitlines() if "Msg/sec" in line for word in line.split() if word.replace(".", "").isdigit()]
-    return max(rates) if rates else None
+PEERS = ("websockets", "picows", "uwebsockets", "uwebsockets-pubsub")
+FANOUT_ONLY = {"uwebsockets-pubsub"}
+
+
+def build_uws_peer():
+    """Compiles peers/uws_peer.c with gcc against socketify's prebuilt uWebSockets library into
+    .venv-bench/uws-peer/. Returns (binary, description) or (None, why it was skipped)."""
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(), platform.machine())
+    library_name = f"libsocketify_{platform.system().lower()}_{arch}.so"
+    spec = importlib.util.find_spec("socketify")
+    if spec is None or not spec.submodule_search_locations:
+        return None, "the socketify package is not installed in this venv (requirements.txt)"
+    library_dir = os.path.realpath(list(spec.submodule_search_locations)[0])
+    if not os.path.exists(os.path.join(library_dir, library_name)):
+        return None, f"socketify ships no {library_name} for this platform"
+    compiler = shutil.which(os.environ.get("CC", "gcc"))
+    if not compiler:
+        return None, "no C compiler (gcc) found"
+    out_dir = os.path.join(sys.prefix, "uws-peer")
+    os.makedirs(out_dir, exist_ok=True)
+    binary = os.path.join(out_dir, "uws_peer")
+    command = [compiler, "-O2", "-std=c11", "-Wall", "-o", binary, os.path.join(HERE, "peers", "uws_peer.c"),
+               f"-L{library_dir}", f"-l:{library_name}", f"-Wl,-rpath,{library_dir}"]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        hint = " (the library needs libuv: apt-get install libuv1)" if "libuv" in completed.stderr else ""
+        return None, f"gcc failed{hint}: {completed.stderr.strip()[-400:]}"
+    missing = [line.split()[0] for line in subprocess.run(["ldd", binary], capture_output=True, text=True).stdout.splitlines() if "not found" in line]
+    if missing:
+        return None, f"libraries not found at run time: {', '.join(missing)} (libuv: apt-get install libuv1)"
+    version = importlib.metadata.version("socketify")
+    return binary, f"uWebSockets + uSockets (libuv) + BoringSSL from socketify {version} ({library_name}), peers/uws_peer.c built with {os.path.basename(compiler)} -O2"
 
 
 def main():
@@ -131,10 +157,16 @@ def main():
     parser.add_argument("--echo-connections", default="1,8,64,256")
     parser.add_argument("--fanout-subscribers", default="100,1000")
     parser.add_argument("--idle-connections", type=int, default=10000)
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"peer servers to run, comma-separated (default: {','.join(PEERS)})")
     parser.add_argument("--quick", action="store_true", help="one short point per scenario (a smoke run)")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.warmup, args.echo_connections, args.fanout_subscribers, args.idle_connections = 2, 0.5, "8", "50", 200
+    selected = [p for p in args.peers.split(",") if p]
+    unknown = set(selected) - set(PEERS)
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))} (known: {', '.join(PEERS)})")
+    peer_info = {}
     binary = args.bin
     if not binary:
         subprocess.run(["swift", "build", "-c", "release", "--product", "bulwark"], cwd=ROOT, check=True)
@@ -157,14 +189,37 @@ def main():
             servers.append(bulwark_tls)
             cert, key = os.path.join(data, "tls", "server.pem"), os.path.join(data, "tls", "server-key.pem")
             peers = []
-            for peer in ("websockets", "picows"):
+            uws = None  # (binary, description) once built
+            for peer in selected:
+                if peer.startswith("uwebsockets"):
+                    uws = uws or build_uws_peer()
+                    if not uws[0]:
+                        peer_info[peer] = f"skipped: {uws[1]}"
+                        print(f"{peer} peer skipped: {uws[1]}", flush=True)
+                        continue
+                    program = [uws[0]] + (["--fanout", "pubsub"] if peer == "uwebsockets-pubsub" else [])
+                    peer_info[peer] = uws[1] + ("; fan-out through uWS pub/sub (uws_publish)" if peer == "uwebsockets-pubsub" else
+                                                "; fan-out from our own subscriber lists (uws_ws_send to each)")
+                else:
+                    program = [python, os.path.join(HERE, "peers", f"{peer}_server.py")]
+                    peer_info[peer] = f"{peer} {importlib.metadata.version(peer)} (peers/{peer}_server.py)"
                 for tls in (False, True):
                     port = free_port()
                     extra = ["--cert", cert, "--key", key] if tls else []
                     name = f"{peer}-{'wss' if tls else 'ws'}"
-                    server = Server(name, lambda ready, p=peer, port=port, extra=extra: [
-                        python, os.path.join(HERE, "peers", f"{p}_server.py"), "--port", str(port), "--ready-file", ready, *extra],
-                        {}, work, tls_ca=os.path.join(data, "tls", "ca.pem") if tls else None)
+                    start = lambda ready, program=program, port=port, extra=extra: [*program, "--port", str(port), "--ready-file", ready, *extra]
+                    try:
+                        server = Server(name, start, {}, work, tls_ca=os.path.join(data, "tls", "ca.pem") if tls else None)
+                    except SystemExit as failure:
+                        if not peer.startswith("uwebsockets"):
+                            raise
+                        log = open(os.path.join(work, f"{name}.log")).read().strip()[-300:]
+                        print(f"{peer} peer skipped: {name} did not start ({failure}): {log}", flush=True)
+                        peer_info[peer] = f"skipped: {name} did not start: {log}"
+                        peers = [p for p in peers if p.name.rsplit("-", 1)[0] != peer]
+                        break
+                    # The pub/sub variant differs from `uwebsockets` only in fan-out: echo is not repeated.
+                    server.fanout_only = peer in FANOUT_ONLY
                     servers.append(server)
                     peers.append(server)
             bulwark_plain = gateway("bulwark-ws", ["--insecure-plaintext"])
@@ -173,13 +228,11 @@ def main():
 
             print("echo (messages/s, 32 B, depth 1)", flush=True)
             for tls in (False, True):
-                for server in [ours[tls]] + [p for p in peers if bool(p.tls_ca) == tls]:
+                for server in [ours[tls]] + [p for p in peers if bool(p.tls_ca) == tls and not p.fanout_only]:
                     for connections in [int(c) for c in args.echo_connections.split(",")]:
-                        result = bench(binary, server, "echo", raw_dir, f"echo-{server.name}-{connections}", connections=connections, message_bytes=32, **common)
-                        result["uws_load_test_msgs_per_s"] = uws_load_test(server, connections, 32)
-                        results.append(result)
+                        results.append(bench(binary, server, "echo", raw_dir, f"echo-{server.name}-{connections}", connections=connections, message_bytes=32, **common))
             print("echo (pipelined, depth 16, 64 connections)", flush=True)
-            for server in [bulwark_plain, bulwark_tls] + peers:
+            for server in [bulwark_plain, bulwark_tls] + [p for p in peers if not p.fanout_only]:
                 results.append(bench(binary, server, "echo", raw_dir, f"echo-pipelined-{server.name}", connections=64, depth=16, message_bytes=32, **common))
             print("fan-out (deliveries/s)", flush=True)
             for tls in (False, True):
@@ -197,7 +250,7 @@ def main():
                 server.stop()
     summary = os.path.join(args.out, "results.json")
     with open(summary, "w") as f:
-        json.dump({"machine": machine(), "results": results}, f, indent=1, sort_keys=True)
+        json.dump({"machine": machine(), "peers": peer_info, "results": results}, f, indent=1, sort_keys=True)
     print_ratios(results)
     subprocess.run([python, os.path.join(HERE, "plot.py"), summary, args.out], check=False)
 

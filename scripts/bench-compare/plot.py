@@ -12,6 +12,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+# The gateway first, then the peers in compare.py's order.
+ORDER = ["bulwark", "websockets", "picows", "uwebsockets", "uwebsockets-pubsub"]
+
 
 def family(result):
     return result.get("server", "?").rsplit("-", 1)[0]
@@ -24,7 +27,7 @@ def echo_throughput(results, out):
         for r in results:
             if r.get("scenario") == "echo" and r.get("depth") == 1 and r.get("tls") == tls and "server" in r:
                 points.setdefault(family(r), []).append((r["connections"], r["operations_per_s"]))
-        for name, values in sorted(points.items()):
+        for name, values in sorted(points.items(), key=lambda item: (ORDER + [item[0]]).index(item[0])):
             values.sort()
             ax.plot([c for c, _ in values], [v for _, v in values], marker="o", label=name)
         ax.set_xscale("log", base=2)
@@ -54,8 +57,11 @@ def latency_percentiles(results, out):
     labels = ["p50", "p90", "p99", "p99.9", "max"]
     keys = ["p50_us", "p90_us", "p99_us", "p99_9_us", "max_us"]
     fig, ax = plt.subplots(figsize=(11, 0.5 * len(rows) + 2.5))
+    # Four server families over ws and wss plus the gateway-only rows are more lines than the
+    # default ten-colour cycle: take twenty colours, and dash the wss lines.
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)
     for name, latency in rows:
-        ax.plot(labels, [latency[k] for k in keys], marker="o", label=name)
+        ax.plot(labels, [latency[k] for k in keys], marker="o", label=name, linestyle="--" if name.endswith("-wss") else "-")
     ax.set_yscale("log")
     ax.set_ylabel("latency (µs, log)")
     ax.set_title("latency percentiles")
@@ -73,7 +79,8 @@ def fanout(results, out):
     if not groups:
         return
     keys = sorted(groups)
-    names = sorted({name for g in groups.values() for name in g})
+    present = {name for g in groups.values() for name in g}
+    names = [name for name in ORDER if name in present] + sorted(present - set(ORDER))
     fig, ax = plt.subplots(figsize=(11, 4))
     width = 0.8 / len(names)
     for i, name in enumerate(names):

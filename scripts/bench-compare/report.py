@@ -6,6 +6,8 @@ Usage: report.py RESULTS_JSON
 import json
 import sys
 
+PEERS = ["websockets", "picows", "uwebsockets", "uwebsockets-pubsub"]
+
 
 def family(r):
     return r["server"].rsplit("-", 1)[0]
@@ -19,11 +21,16 @@ def main():
     document = json.load(open(sys.argv[1]))
     results, machine = document["results"], document["machine"]
     print(f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['memory_gib']} GiB.\n")
-    servers = ["bulwark", "websockets", "picows"]
+    for name, what in document.get("peers", {}).items():
+        print(f"- {name}: {what}")
+    # The peers with echo results in this run, in a fixed order (a run may have skipped one).
+    present = {family(r) for r in results if r.get("scenario") == "echo" and "server" in r}
+    peers = [p for p in PEERS if p in present] + sorted(present - set(PEERS) - {"bulwark"})
+    servers = ["bulwark"] + peers
 
-    print("**Echo**, 32-byte text messages, depth 1 (one message in flight per connection): messages/s, and the ratio bulwark / peer.\n")
-    print("| transport | connections | bulwark | websockets | picows | bulwark/websockets | bulwark/picows |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n**Echo**, 32-byte text messages, depth 1 (one message in flight per connection): messages/s, and the ratio bulwark / peer.\n")
+    print("| transport | connections | " + " | ".join(servers) + " | " + " | ".join(f"bulwark/{p}" for p in peers) + " |")
+    print("|---|---|" + "---|" * (len(servers) + len(peers)))
     echo = [r for r in results if r.get("scenario") == "echo" and "server" in r]
     for tls in (False, True):
         for connections in sorted({r["connections"] for r in echo if r.get("depth") == 1}):
@@ -41,14 +48,17 @@ def main():
         if r.get("depth") == 16:
             print(f"| {'wss' if r['tls'] else 'ws'} | {family(r)} | {rate(r)} | {r.get('server_cpu_us_per_operation')} | {r['latency']['p99_us'] / 1000:.1f} |")
 
-    print("\n**Fan-out**, one publisher, N subscribers on one channel: deliveries/s, publications/s, server CPU per delivery, delivery latency p50/p99 (ms).\n")
-    print("| transport | subscribers | server | deliveries/s | publications/s | server CPU µs/delivery | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in results:
-        if r.get("scenario") == "fanout" and "server" in r:
-            window = r["duration_s"]
-            print(f"| {'wss' if r['tls'] else 'ws'} | {r['connections']} | {family(r)} | {rate(r)} | {r.get('publications', 0) / window:,.0f} | "
-                  f"{r.get('server_cpu_us_per_operation')} | {r['latency']['p50_us'] / 1000:.1f} | {r['latency']['p99_us'] / 1000:.1f} |")
+    print("\n**Fan-out**, one publisher, N subscribers on one channel: deliveries/s, the ratio bulwark / server, publications/s, server CPU per delivery, delivery latency p50/p99 (ms).\n")
+    print("| transport | subscribers | server | deliveries/s | bulwark/server | publications/s | server CPU µs/delivery | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    fanout = [r for r in results if r.get("scenario") == "fanout" and "server" in r]
+    ours = {(r["tls"], r["connections"]): r for r in fanout if family(r) == "bulwark"}
+    for r in fanout:
+        window = r["duration_s"]
+        mine = ours.get((r["tls"], r["connections"]), {}).get("operations_per_s")
+        ratio = f"{mine / r['operations_per_s']:.2f}" if mine and r.get("operations_per_s") and family(r) != "bulwark" else "—"
+        print(f"| {'wss' if r['tls'] else 'ws'} | {r['connections']} | {family(r)} | {rate(r)} | {ratio} | {r.get('publications', 0) / window:,.0f} | "
+              f"{r.get('server_cpu_us_per_operation')} | {r['latency']['p50_us'] / 1000:.1f} | {r['latency']['p99_us'] / 1000:.1f} |")
 
     print("\n**Gateway only** (wss, real Ed25519 keys, the full security stack).\n")
     print("| scenario | target | achieved | p50 | p99 | p99.9 | max | server CPU/op |")
