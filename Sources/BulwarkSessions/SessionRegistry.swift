@@ -126,7 +126,8 @@ public final class SessionRegistry: Sendable {
         adopted.lastActivityMs = max(adopted.lastActivityMs, nowMs)
         let isNew = entries.withLock { entries -> Bool in
             if var existing = entries[adopted.id] {
-                // Already here (two resumes racing on this node): bind the listener to it.
+                // Already here (defensive: the store's compare-and-set lets one takeover win): bind
+                // the listener to the session this node has.
                 existing.listeners[ObjectIdentifier(listener)] = listener
                 entries[adopted.id] = existing
                 adopted = existing.session

@@ -54,7 +54,9 @@ final class RecordingSink: VenueEventSink {
         let (server, port) = try await Self.serve(venue, events, port: 0)
         let sink = RecordingSink()
         let remote = try RemoteVenue(
-            host: "127.0.0.1", port: port, tls: nil, events: sink, timeoutMs: 2000, logger: Logger(label: "test"))
+            // A generous call deadline: on a loaded CI machine a 2 s one expired (VenueUnavailable)
+            // before the venue answered; nothing here depends on the deadline's length.
+            host: "127.0.0.1", port: port, tls: nil, events: sink, timeoutMs: 15_000, logger: Logger(label: "test"))
         let link = Task { await remote.run {} }
         // Tear down in order and wait for it (client, then server): objects of a gRPC connection
         // released while it is still closing trap in NIO (an HTTP/2 stream's writer deinited
