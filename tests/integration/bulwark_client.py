@@ -114,6 +114,19 @@ class Client:
         self.challenge = reply["result"]["challenge"]
         return reply["result"]
 
+    async def drain(self, seconds):
+        """Everything received within `seconds` (notifications already buffered first)."""
+        received = list(self.notifications)
+        self.notifications.clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                received.append(await self.recv_json(timeout=remaining))
+            except asyncio.TimeoutError:
+                break
+        return received
+
     async def next_notification(self, predicate, timeout=10):
         for i, message in enumerate(self.notifications):
             if predicate(message):

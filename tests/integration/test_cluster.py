@@ -417,20 +417,6 @@ def test_tls_to_postgresql_with_verify_full_and_a_wrong_ca_refused(workdir):
 PRIVATE = ["orders", "fills", "balances", "session"]
 
 
-async def drain(client, seconds):
-    """Everything the client receives within `seconds`."""
-    received = list(client.notifications)
-    client.notifications.clear()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while (remaining := deadline - loop.time()) > 0:
-        try:
-            received.append(await client.recv_json(timeout=remaining))
-        except asyncio.TimeoutError:
-            break
-    return received
-
-
 def private_seqs(messages):
     return [m["params"]["private_seq"] for m in messages
             if m.get("method") == "subscription" and m["params"]["channel"] in PRIVATE]
@@ -459,7 +445,7 @@ def test_a_killed_nodes_client_resumes_its_session_on_the_other_node(workdir):
             channels = PRIVATE + ["trades.BTC-USD"]
             assert (await first.call("subscribe", {"channels": channels}))["result"]["channels"]
             bid = (await first.call("private/order.place", limit("bid", "buy", qty="0.05")))["result"]
-            seen = private_seqs(await drain(first, 0.5))
+            seen = private_seqs(await first.drain(0.5))
             assert seen, "no private events on node A"
             last = max(seen)
 
@@ -487,7 +473,7 @@ def test_a_killed_nodes_client_resumes_its_session_on_the_other_node(workdir):
             # (a client dropping numbers it has already seen loses none of them).
             second.notifications.clear()
             assert "result" in await seller.call("private/order.place", limit("hit-live", "sell"))
-            events = await drain(second, 1.5)
+            events = await second.drain(1.5)
             seqs = private_seqs(events)
             assert len(seqs) >= 3 and seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] > last, (last, seqs)
             fills = [m["params"]["data"] for m in events if m.get("method") == "subscription" and m["params"]["channel"] == "fills"]
@@ -514,7 +500,7 @@ def test_a_resume_on_the_other_node_moves_the_session_and_calls_off_cancel_on_di
         await first.call("subscribe", {"channels": ["orders"]})
         kept = [(await first.call("private/order.place", limit(f"keep-{i}", "buy", price="58000")))["result"]["order_id"]
                 for i in range(2)]
-        last = max(private_seqs(await drain(first, 0.3)) or [0])
+        last = max(private_seqs(await first.drain(0.3)) or [0])
 
         # Another key (another account) cannot take the session over: same answer as an unknown one.
         thief = await Client.connect(cluster.b.url, cluster.b.ca)

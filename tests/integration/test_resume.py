@@ -22,20 +22,6 @@ def private_events(messages):
     return [m for m in messages if m.get("method") == "subscription" and m["params"]["channel"] in PRIVATE]
 
 
-async def drain(client, seconds):
-    """Everything the client receives within `seconds`."""
-    received = list(client.notifications)
-    client.notifications.clear()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while (remaining := deadline - loop.time()) > 0:
-        try:
-            received.append(await client.recv_json(timeout=remaining))
-        except asyncio.TimeoutError:
-            break
-    return received
-
-
 def order(client, coid, side, qty="0.01", price="60000"):
     return client.call("private/order.place", {"instrument": "BTC-USD", "side": side, "type": "limit", "qty": qty,
                                                "price": price, "tif": "gtc", "client_order_id": coid})
@@ -62,7 +48,7 @@ def test_resume_after_a_forced_disconnect_replays_exactly_the_missed_private_eve
         session = await first.login(key_id, key)
         assert (await first.call("subscribe", {"channels": PRIVATE + ["trades.BTC-USD"]}))["result"]["channels"]
         bid = (await order(first, "resting-bid", "buy", qty="0.05"))["result"]
-        seen = private_events(await drain(first, 0.5))
+        seen = private_events(await first.drain(0.5))
         assert seen and all("private_seq" in m["params"] for m in seen)
         last = max(m["params"]["private_seq"] for m in seen)
         first.ws.transport.abort()          # the network drops: no close handshake
@@ -82,7 +68,7 @@ def test_resume_after_a_forced_disconnect_replays_exactly_the_missed_private_eve
         assert sorted(resumed["subscriptions"]) == sorted(PRIVATE + ["trades.BTC-USD"])
         # One more fill after the resume arrives live.
         assert "result" in await order(seller, "hit-live", "sell", qty="0.01", price="60000")
-        events = private_events(await drain(second, 1.5))
+        events = private_events(await second.drain(1.5))
         seqs = [m["params"]["private_seq"] for m in events]
         # Exactly once and in order: consecutive private_seq from the first missed one, no repeats.
         assert seqs == list(range(last + 1, last + 1 + len(seqs))), seqs
@@ -120,7 +106,7 @@ def test_resume_reports_an_incomplete_replay_when_the_log_was_outgrown(workdir):
         resumed = await second.login(key_id, key, resume={"session_id": session["session_id"], "last_private_seq": 0})
         assert resumed["resumed"] is True and resumed["replay_complete"] is False
         assert 0 < resumed["replayed"] <= 16
-        events = private_events(await drain(second, 0.8))
+        events = private_events(await second.drain(0.8))
         assert len(events) == resumed["replayed"]
         await second.close()
         await other.close()
