@@ -18,23 +18,16 @@ public struct JournalEntry: Sendable, Equatable {
     }
 }
 
-/// Where the venue makes its operations durable. The venue calls `append` after applying an
-/// operation and BEFORE anyone hears of it (reply, events): an implementation must not return
-/// until the entry survives a crash of the process, and should not until it survives a crash of
+/// Where the venue makes its operations durable. The venue calls `append` after applying
+/// operations and BEFORE anyone hears of them (reply, events): an implementation must not return
+/// until the entries survive a crash of the process, and should not until they survive a crash of
 /// the machine (fsync). It throws if it cannot; the venue then stops accepting operations.
 public protocol VenueJournal: AnyObject, Sendable {
-    func append(_ entry: JournalEntry) throws
     /// Appends entries in order, all or none: the venue's group commit (one sync for every
-    /// operation applied while the previous sync ran). The default appends them one by one.
+    /// operation applied while the previous sync ran).
     func append(contentsOf entries: [JournalEntry]) throws
     /// Every entry, in append order.
     func entries() throws -> [JournalEntry]
-}
-
-extension VenueJournal {
-    public func append(contentsOf entries: [JournalEntry]) throws {
-        for entry in entries { try append(entry) }
-    }
 }
 
 /// A journal in memory: for tests, and for a venue whose state need not survive the process.
@@ -44,8 +37,6 @@ public final class InMemoryVenueJournal: VenueJournal {
     private let failure = Mutex<(any Error)?>(nil)
 
     public init(entries: [JournalEntry] = []) { stored.withLock { $0 = entries } }
-
-    public func append(_ entry: JournalEntry) throws { try append(contentsOf: [entry]) }
 
     public func append(contentsOf entries: [JournalEntry]) throws {
         if let error = failure.withLock({ $0 }) { throw error }

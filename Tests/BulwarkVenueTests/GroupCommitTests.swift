@@ -29,8 +29,6 @@ final class GatedJournal: VenueJournal {
         gate.signal()
     }
 
-    func append(_ entry: JournalEntry) throws { try append(contentsOf: [entry]) }
-
     func append(contentsOf entries: [JournalEntry]) throws {
         if state.withLock({ state in
             if state.holding { state.waiting += 1 }

@@ -11,10 +11,6 @@ final class FileVenueJournal: VenueJournal {
         file = try VenueJournalFile(path: path, durability: durability)
     }
 
-    func append(_ entry: JournalEntry) throws {
-        try file.append(atMs: entry.atMs, command: entry.command, outcome: entry.outcome)
-    }
-
     func append(contentsOf entries: [JournalEntry]) throws {
         try file.append(entries.map { (atMs: $0.atMs, command: $0.command, outcome: $0.outcome) })
     }
